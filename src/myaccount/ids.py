@@ -1,0 +1,25 @@
+"""Identifiers in the shapes Auth0 uses (`auth0|<24 hex>`, `totp|dev_<16 alnum>`, 32-character client ids)."""
+
+import secrets
+import string
+
+__all__ = ["alnum", "new_client_id", "new_user_id", "token"]
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def alnum(length: int) -> str:
+    return "".join(secrets.choice(_ALNUM) for _ in range(length))
+
+
+def new_user_id(connection_prefix: str = "auth0") -> str:
+    return f"{connection_prefix}|{secrets.token_hex(12)}"
+
+
+def new_client_id() -> str:
+    return alnum(32)
+
+
+def token(nbytes: int = 32) -> str:
+    """An opaque, URL-safe secret with `nbytes` of entropy."""
+    return secrets.token_urlsafe(nbytes)
