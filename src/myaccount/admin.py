@@ -1,0 +1,460 @@
+"""Tenant administration use cases: users, clients, APIs, client grants, roles.
+
+One code path for the CLI, the tenant file and the Management API, so all three validate and store alike.
+"""
+
+import re
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from myaccount.core import Core
+from myaccount.ids import alnum, new_client_id, new_user_id, token
+from myaccount.oauth.clients import hash_secret
+from myaccount.store.clients import Client, ClientGrant, ClientStore, ResourceServer
+from myaccount.store.roles import Role, RoleStore
+from myaccount.store.users import User, UserStore
+
+__all__ = [
+    "APP_TYPES",
+    "AdminError",
+    "Conflict",
+    "NotFound",
+    "create_client",
+    "create_client_grant",
+    "create_resource_server",
+    "create_role",
+    "create_user",
+]
+
+APP_TYPES = ("spa", "native", "regular_web", "non_interactive")
+GRANT_TYPES = {
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "password",
+    "http://auth0.com/oauth/grant-type/password-realm",
+    "http://auth0.com/oauth/grant-type/mfa-otp",
+    "http://auth0.com/oauth/grant-type/mfa-oob",
+    "http://auth0.com/oauth/grant-type/mfa-recovery-code",
+    "urn:okta:params:oauth:grant-type:webauthn",
+    "urn:auth0:params:oauth:grant-type:token-exchange:federated-connection-access-token",
+    "implicit",
+}
+# Auth0's defaults per application type.
+_DEFAULT_GRANTS = {
+    "spa": ["authorization_code", "refresh_token"],
+    "native": ["authorization_code", "refresh_token"],
+    "regular_web": ["authorization_code", "refresh_token", "client_credentials"],
+    "non_interactive": ["client_credentials"],
+}
+_SCOPE_VALUE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,280}$")  # RFC 6749 §3.3 scope-token
+_POLICIES = {"user": {"allow_all", "deny_all", "require_client_grant"}, "client": {"deny_all", "require_client_grant"}}
+
+
+class AdminError(ValueError):
+    """Invalid input for an administrative operation (the Management API answers 400)."""
+
+
+class Conflict(AdminError):
+    """The object exists already (409)."""
+
+
+class NotFound(AdminError):
+    """No such object (404)."""
+
+
+def _urls(values: Iterable[str] | None, what: str, *, origins: bool = False) -> list[str]:
+    out = []
+    for value in values or []:
+        parts = urlsplit(value)
+        if not parts.scheme or not (parts.netloc or parts.scheme not in ("http", "https")):
+            raise AdminError(f"{what}: '{value}' is not an absolute URL")
+        if "*" in value:
+            raise AdminError(f"{what}: wildcards are not supported ('{value}'); list each URL")
+        if origins:
+            if parts.path not in ("", "/") or parts.query or parts.fragment:
+                raise AdminError(f"{what}: '{value}' must be an origin (scheme://host[:port])")
+            value = f"{parts.scheme}://{parts.netloc}"
+        out.append(value)
+    return out
+
+
+# users
+def create_user(
+    core: Core,
+    *,
+    email: str | None,
+    password: str | None,
+    user_id: str | None = None,
+    email_verified: bool = False,
+    username: str | None = None,
+    **profile: Any,
+) -> User:
+    if not email and not username:
+        raise AdminError("a user needs an email or a username")
+    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$", email):
+        raise AdminError(f"'{email}' is not a valid email address")
+    if user_id is not None:
+        if not re.match(r"^[A-Za-z0-9_-]+\|[A-Za-z0-9_.-]{1,200}$", user_id):
+            if not re.match(r"^[A-Za-z0-9_.-]{1,200}$", user_id):
+                raise AdminError(f"'{user_id}' is not a valid user id")
+            user_id = f"auth0|{user_id}"
+    password_hash = core.passwords.hash(password) if password else None
+    now = core.clock.now()
+    with core.db.write() as conn:
+        users = UserStore(conn)
+        if email and users.by_email(email):
+            raise Conflict("The user already exists.")
+        if username and users.by_login(username):
+            raise Conflict("The username already exists.")
+        if user_id and users.get(user_id):
+            raise Conflict("The user already exists.")
+        return users.create(
+            user_id=user_id or new_user_id(),
+            now=now,
+            email=email,
+            password_hash=password_hash,
+            email_verified=email_verified,
+            username=username,
+            **profile,
+        )
+
+
+# clients
+def create_client(
+    core: Core,
+    *,
+    name: str,
+    app_type: str = "regular_web",
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    grant_types: Sequence[str] | None = None,
+    callbacks: Sequence[str] | None = None,
+    allowed_origins: Sequence[str] | None = None,
+    web_origins: Sequence[str] | None = None,
+    allowed_logout_urls: Sequence[str] | None = None,
+    cross_origin_authentication: bool = False,
+    is_first_party: bool = True,
+    token_endpoint_auth_method: str | None = None,
+    description: str = "",
+) -> tuple[Client, str | None]:
+    """Create an application. Returns it with its secret, which is shown once and stored only as a keyed hash."""
+    client, secret = _client_values(
+        name=name,
+        app_type=app_type,
+        client_id=client_id or new_client_id(),
+        client_secret=client_secret,
+        grant_types=grant_types,
+        callbacks=callbacks,
+        allowed_origins=allowed_origins,
+        web_origins=web_origins,
+        allowed_logout_urls=allowed_logout_urls,
+        cross_origin_authentication=cross_origin_authentication,
+        is_first_party=is_first_party,
+        token_endpoint_auth_method=token_endpoint_auth_method,
+        description=description,
+        core=core,
+    )
+    with core.db.write() as conn:
+        store = ClientStore(conn)
+        if store.get(client.client_id):
+            raise Conflict(f"A client with id {client.client_id} already exists.")
+        return store.create(client, now=core.clock.now()), secret
+
+
+def _client_values(
+    *,
+    core: Core,
+    name: str,
+    app_type: str,
+    client_id: str,
+    client_secret: str | None,
+    grant_types: Sequence[str] | None,
+    callbacks: Sequence[str] | None,
+    allowed_origins: Sequence[str] | None,
+    web_origins: Sequence[str] | None,
+    allowed_logout_urls: Sequence[str] | None,
+    cross_origin_authentication: bool,
+    is_first_party: bool,
+    token_endpoint_auth_method: str | None,
+    description: str,
+) -> tuple[Client, str | None]:
+    if not name or len(name) > 200:
+        raise AdminError("name is required (at most 200 characters)")
+    if app_type not in APP_TYPES:
+        raise AdminError(f"app_type must be one of {', '.join(APP_TYPES)}")
+    if not re.match(r"^[A-Za-z0-9_.-]{8,64}$", client_id):
+        raise AdminError("client_id must be 8 to 64 characters of letters, digits, '_', '.', '-'")
+    grants = list(grant_types) if grant_types is not None else list(_DEFAULT_GRANTS[app_type])
+    unknown = set(grants) - GRANT_TYPES
+    if unknown:
+        raise AdminError(f"unknown grant types: {', '.join(sorted(unknown))}")
+    method = token_endpoint_auth_method or ("none" if app_type in ("spa", "native") else "client_secret_post")
+    if method not in ("none", "client_secret_post", "client_secret_basic"):
+        raise AdminError("token_endpoint_auth_method must be none, client_secret_post or client_secret_basic")
+    if method == "none" and "client_credentials" in grants:
+        raise AdminError("public clients (token_endpoint_auth_method none) cannot use client_credentials")
+    secret: str | None = None
+    if method != "none":
+        secret = client_secret or token(48)
+        if len(secret) < 16:
+            raise AdminError("client_secret must have at least 16 characters")
+    return (
+        Client(
+            client_id=client_id,
+            name=name,
+            app_type=app_type,
+            token_endpoint_auth_method=method,
+            grant_types=grants,
+            callbacks=_urls(callbacks, "callbacks"),
+            allowed_origins=_urls(allowed_origins, "allowed_origins", origins=True),
+            web_origins=_urls(web_origins, "web_origins", origins=True),
+            allowed_logout_urls=_urls(allowed_logout_urls, "allowed_logout_urls"),
+            cross_origin_authentication=cross_origin_authentication,
+            is_first_party=is_first_party,
+            secret_hash=hash_secret(core.sealer, secret) if secret else None,
+            description=description,
+        ),
+        secret,
+    )
+
+
+def update_client(core: Core, client_id: str, changes: Mapping[str, Any]) -> tuple[Client, str | None]:
+    """Apply Management-API-style changes; `client_secret` sets a new secret (returned once)."""
+    with core.db.write() as conn:
+        store = ClientStore(conn)
+        current = store.get(client_id)
+        if current is None:
+            raise NotFound("The client does not exist.")
+        fields = {
+            f: changes.get(f, getattr(current, f))
+            for f in (
+                "name",
+                "app_type",
+                "grant_types",
+                "callbacks",
+                "allowed_origins",
+                "web_origins",
+                "allowed_logout_urls",
+                "cross_origin_authentication",
+                "is_first_party",
+                "token_endpoint_auth_method",
+                "description",
+            )
+        }
+        updated, secret = _client_values(
+            core=core, client_id=client_id, client_secret=changes.get("client_secret"), **fields
+        )
+        values = {f: getattr(updated, f) for f in fields}
+        if current.token_endpoint_auth_method != "none" and "client_secret" not in changes and secret:
+            secret = None  # keep the existing secret
+            values["secret_hash"] = current.secret_hash
+        else:
+            values["secret_hash"] = updated.secret_hash
+        store.update(client_id, **values)
+        result = store.get(client_id)
+        assert result is not None
+        return result, secret
+
+
+def rotate_client_secret(core: Core, client_id: str) -> str:
+    secret = token(48)
+    with core.db.write() as conn:
+        store = ClientStore(conn)
+        client = store.get(client_id)
+        if client is None:
+            raise NotFound("The client does not exist.")
+        if client.is_public:
+            raise AdminError("public clients have no secret")
+        store.update(client_id, secret_hash=hash_secret(core.sealer, secret))
+    return secret
+
+
+# APIs
+def _scope_list(scopes: Iterable[Mapping[str, str] | str]) -> list[dict[str, str]]:
+    out: list[dict[str, str]] = []
+    for item in scopes:
+        value, description = (
+            (item, "") if isinstance(item, str) else (item.get("value", ""), item.get("description", ""))
+        )
+        if not _SCOPE_VALUE.match(value):
+            raise AdminError(f"'{value}' is not a valid scope value")
+        out.append({"value": value, "description": description or value})
+    return out
+
+
+def _subject_policies(value: Mapping[str, Any] | None, *, current: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    merged: dict[str, Any] = dict(
+        current or {"user": {"policy": "allow_all"}, "client": {"policy": "require_client_grant"}}
+    )
+    for subject, policy in (value or {}).items():
+        if subject not in _POLICIES:
+            raise AdminError(f"unknown subject type '{subject}' in subject_type_authorization")
+        name = policy.get("policy") if isinstance(policy, Mapping) else None
+        if name not in _POLICIES[subject]:
+            allowed = ", ".join(sorted(_POLICIES[subject]))
+            raise AdminError(f"subject_type_authorization.{subject}.policy must be one of {allowed}")
+        merged[subject] = {"policy": name}
+    return merged
+
+
+def create_resource_server(
+    core: Core,
+    *,
+    identifier: str,
+    name: str | None = None,
+    scopes: Iterable[Mapping[str, str] | str] = (),
+    token_lifetime: int = 86400,
+    allow_offline_access: bool = False,
+    enforce_policies: bool = False,
+    token_dialect: str = "access_token",
+    skip_consent_for_verifiable_first_party_clients: bool = True,
+    subject_type_authorization: Mapping[str, Any] | None = None,
+    signing_alg: str = "RS256",
+) -> ResourceServer:
+    if not identifier or len(identifier) > 600:
+        raise AdminError("identifier is required (at most 600 characters)")
+    if signing_alg != "RS256":
+        raise AdminError("signing_alg must be RS256")
+    if token_dialect not in ("access_token", "access_token_authz"):
+        raise AdminError("token_dialect must be access_token or access_token_authz")
+    if not 60 <= token_lifetime <= 2592000:
+        raise AdminError("token_lifetime must be between 60 and 2592000 seconds")
+    with core.db.write() as conn:
+        store = ClientStore(conn)
+        if store.resource_server(identifier):
+            raise Conflict(f"A resource server with identifier {identifier} already exists.")
+        return store.create_resource_server(
+            ResourceServer(
+                id=f"rs_{secrets.token_hex(8)}",
+                identifier=identifier,
+                name=name or identifier,
+                scopes=_scope_list(scopes),
+                signing_alg=signing_alg,
+                token_lifetime=token_lifetime,
+                allow_offline_access=allow_offline_access,
+                skip_consent_for_verifiable_first_party_clients=skip_consent_for_verifiable_first_party_clients,
+                enforce_policies=enforce_policies,
+                token_dialect=token_dialect,
+                subject_type_authorization=_subject_policies(subject_type_authorization),
+                is_system=False,
+            ),
+            now=core.clock.now(),
+        )
+
+
+def update_resource_server(core: Core, id_or_identifier: str, changes: Mapping[str, Any]) -> ResourceServer:
+    with core.db.write() as conn:
+        store = ClientStore(conn)
+        rs = store.resource_server_by_id(id_or_identifier) or store.resource_server(id_or_identifier)
+        if rs is None:
+            raise NotFound("The resource server does not exist.")
+        values: dict[str, Any] = {}
+        if "subject_type_authorization" in changes:
+            sta = _subject_policies(changes["subject_type_authorization"], current=rs.subject_type_authorization)
+            if rs.identifier == core.settings.my_account_audience and sta["client"]["policy"] != "deny_all":
+                raise AdminError("The My Account API's client access policy is fixed at deny_all.")
+            values["subject_type_authorization"] = sta
+        if rs.is_system:
+            disallowed = set(changes) - {"subject_type_authorization", "token_lifetime", "name"}
+            if disallowed:
+                raise AdminError(f"cannot change {', '.join(sorted(disallowed))} on a system API")
+        for key in (
+            "name",
+            "token_lifetime",
+            "allow_offline_access",
+            "enforce_policies",
+            "token_dialect",
+            "skip_consent_for_verifiable_first_party_clients",
+        ):
+            if key in changes:
+                values[key] = changes[key]
+        if "scopes" in changes:
+            values["scopes"] = _scope_list(changes["scopes"])
+        if "token_lifetime" in values and not 60 <= int(values["token_lifetime"]) <= 2592000:
+            raise AdminError("token_lifetime must be between 60 and 2592000 seconds")
+        if values:
+            store.update_resource_server(rs.id, **values)
+        result = store.resource_server_by_id(rs.id)
+        assert result is not None
+        return result
+
+
+# client grants
+def create_client_grant(
+    core: Core, *, client_id: str, audience: str, scope: Sequence[str], subject_type: str = "client"
+) -> ClientGrant:
+    if subject_type not in ("user", "client"):
+        raise AdminError("subject_type must be user or client")
+    with core.db.write() as conn:
+        store = ClientStore(conn)
+        if store.get(client_id) is None:
+            raise NotFound(f"No client with id {client_id}.")
+        api = store.resource_server(audience)
+        if api is None:
+            raise NotFound(f"No resource server with identifier {audience}.")
+        unknown = set(scope) - api.scope_values
+        if unknown:
+            raise AdminError(f"scopes not defined by {audience}: {', '.join(sorted(unknown))}")
+        if store.grant(client_id, audience, subject_type):
+            raise Conflict("A client grant for that client, audience and subject type already exists.")
+        return store.create_grant(
+            ClientGrant(
+                id=f"cgr_{alnum(16)}",
+                client_id=client_id,
+                audience=audience,
+                scope=list(scope),
+                subject_type=subject_type,
+            ),
+            now=core.clock.now(),
+        )
+
+
+def update_client_grant(core: Core, grant_id: str, *, scope: Sequence[str]) -> ClientGrant:
+    with core.db.write() as conn:
+        store = ClientStore(conn)
+        grant = store.grant_by_id(grant_id)
+        if grant is None:
+            raise NotFound("The client grant does not exist.")
+        api = store.resource_server(grant.audience)
+        unknown = set(scope) - (api.scope_values if api else set())
+        if unknown:
+            raise AdminError(f"scopes not defined by {grant.audience}: {', '.join(sorted(unknown))}")
+        store.update_grant(grant_id, scope=list(scope))
+        return replace(grant, scope=list(scope))
+
+
+# roles
+def create_role(core: Core, *, name: str, description: str = "", permissions: Iterable[tuple[str, str]] = ()) -> Role:
+    if not name or len(name) > 128:
+        raise AdminError("role name is required (at most 128 characters)")
+    with core.db.write() as conn:
+        roles = RoleStore(conn)
+        if roles.by_name(name):
+            raise Conflict(f"A role named {name} already exists.")
+        role = roles.create(Role(id=f"rol_{alnum(16)}", name=name, description=description))
+        perms = list(permissions)
+        _check_permissions(ClientStore(conn), perms)
+        roles.add_permissions(role.id, perms)
+        return role
+
+
+def _check_permissions(store: ClientStore, permissions: Iterable[tuple[str, str]]) -> None:
+    for audience, name in permissions:
+        api = store.resource_server(audience)
+        if api is None or name not in api.scope_values:
+            raise AdminError(f"permission {name} is not defined by {audience}")
+
+
+def assign_roles(core: Core, user_id: str, role_ids: Sequence[str]) -> None:
+    with core.db.write() as conn:
+        if UserStore(conn).get(user_id) is None:
+            raise NotFound("The user does not exist.")
+        roles = RoleStore(conn)
+        for role_id in role_ids:
+            if roles.get(role_id) is None:
+                raise NotFound(f"No role with id {role_id}.")
+        UserStore(conn).assign_roles(user_id, role_ids)

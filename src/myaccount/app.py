@@ -1,0 +1,70 @@
+"""`create_app(settings)`: the ASGI application, wired from a `Core`. Nothing is built at import time."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from myaccount.clock import Clock
+from myaccount.core import Core, build_core
+from myaccount.crypto.passwords import PasswordHashing
+from myaccount.errors import Problem
+from myaccount.oauth.errors import OAuthError
+from myaccount.settings import Settings
+from myaccount.store.clients import ClientStore
+from myaccount.web import login, oauth
+from myaccount.web.cors import CorsMiddleware
+from myaccount.web.http import BodyError
+from myaccount.web.problems import handle_body, handle_http, handle_oauth, handle_problem, handle_unexpected
+
+__all__ = ["create_app"]
+
+_STATIC = Path(__file__).parent / "web" / "static"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    passwords: PasswordHashing | None = None,
+    core: Core | None = None,
+) -> Starlette:
+    core = core or build_core(settings, clock=clock, passwords=passwords)
+
+    def allowed_origins() -> set[str]:
+        with core.db.read() as conn:
+            origins: set[str] = set()
+            for client in ClientStore(conn).all():
+                origins.update(client.allowed_origins)
+                origins.update(client.web_origins)
+            return origins
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        core.db.dispose()
+
+    routes = [
+        *oauth.routes,
+        *login.routes,
+        Mount("/static", app=StaticFiles(directory=str(_STATIC)), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(CorsMiddleware, own_origin=settings.origin, allowed=allowed_origins)],
+        exception_handlers={
+            Problem: handle_problem,
+            OAuthError: handle_oauth,
+            BodyError: handle_body,
+            HTTPException: handle_http,
+            Exception: handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.core = core
+    return app

@@ -1,0 +1,100 @@
+"""RFC 6749 §6 with rotation (OAuth 2.0 Security BCP §4.14.2): every use returns a new refresh token; using an
+already-rotated one is reuse, and revokes the whole family."""
+
+from collections.abc import Mapping
+
+from myaccount.audit import Caller, record
+from myaccount.core import Core
+from myaccount.oauth.errors import InvalidGrant, InvalidScope
+from myaccount.oauth.issuance import REFRESH_PURPOSE, Authentication, issue_for_user
+from myaccount.policy.scopes import split_scope
+from myaccount.store.clients import Client
+from myaccount.store.grants import GrantStore
+from myaccount.store.users import UserStore
+
+__all__ = ["exchange"]
+
+GRANT_TYPE = "refresh_token"
+
+
+def exchange(core: Core, client: Client, params: Mapping[str, str], caller: Caller) -> dict[str, object]:
+    raw = params.get("refresh_token")
+    if not raw:
+        raise InvalidGrant("Missing required parameter: refresh_token")
+    now = core.clock.now()
+    token_hash = core.fingerprint(raw, purpose=REFRESH_PURPOSE)
+    try:
+        return _rotate(core, client, params, caller, token_hash)
+    except _Reused:
+        pass
+    # Reuse (or a lost race, which is indistinguishable): revoke the family in its own transaction.
+    with core.db.write() as conn:
+        grants = GrantStore(conn)
+        stored = grants.refresh(token_hash)
+        if stored is not None:
+            grants.revoke_family(stored.family_id, now=now)
+            record(
+                conn,
+                core.clock,
+                "ferrt",
+                caller=caller,
+                outcome="failure",
+                user_id=stored.user_id,
+                client_id=client.client_id,
+                description="Refresh token reuse detected; family revoked",
+                family_id=stored.family_id,
+            )
+    raise InvalidGrant("Unknown or invalid refresh token.")
+
+
+class _Reused(Exception):
+    """Raised inside the rotation transaction so that it rolls back whole."""
+
+
+def _rotate(
+    core: Core, client: Client, params: Mapping[str, str], caller: Caller, token_hash: str
+) -> dict[str, object]:
+    now = core.clock.now()
+    with core.db.write() as conn:
+        grants = GrantStore(conn)
+        stored = grants.refresh(token_hash)
+        if stored is None or stored.client_id != client.client_id:
+            raise InvalidGrant("Unknown or invalid refresh token.")
+        if stored.revoked_at is not None:
+            raise InvalidGrant("Unknown or invalid refresh token.")
+        if stored.rotated_at is not None:
+            raise _Reused
+        if stored.expires_at <= now or stored.family_expires_at <= now:
+            raise InvalidGrant("Unknown or invalid refresh token.")
+        user = UserStore(conn).get(stored.user_id)
+        if user is None or user.blocked:
+            raise InvalidGrant("user is blocked" if user else "Unknown or invalid refresh token.")
+        original = split_scope(stored.scope)
+        requested = split_scope(params.get("scope")) or original
+        if not set(requested) <= set(original):
+            raise InvalidScope("The requested scope exceeds the scope originally granted.")
+        if "offline_access" in original and "offline_access" not in requested:
+            requested.append("offline_access")  # rotation: the new token replaces the old one
+        issued = issue_for_user(
+            core,
+            conn,
+            user=user,
+            client=client,
+            audience=stored.audience,
+            requested=requested,
+            authn=Authentication(
+                auth_time=stored.auth_time,
+                amr=tuple(stored.amr),
+                mfa_time=stored.mfa_time,
+                session_id=stored.session_id,
+            ),
+            caller=caller,
+            family=stored,
+            grant_label=GRANT_TYPE,
+        )
+        # Conditional update: of concurrent refreshes with one token, exactly one rotates it.
+        if issued.refresh_token_id is None or not grants.rotate(
+            stored.id, replaced_by=issued.refresh_token_id, now=now
+        ):
+            raise _Reused
+        return issued.body

@@ -1,0 +1,28 @@
+"""Tenant settings that change at run time (enabled factors, Default Policy, password policy): a key/value table."""
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from myaccount.store.schema import tenant_settings
+
+__all__ = ["TenantSettingsStore"]
+
+
+class TenantSettingsStore:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._conn.execute(select(tenant_settings.c.value).where(tenant_settings.c.key == key)).scalar()
+        return default if value is None else value
+
+    def all(self) -> dict[str, Any]:
+        return {k: v for k, v in self._conn.execute(select(tenant_settings.c.key, tenant_settings.c.value))}
+
+    def set(self, key: str, value: Any) -> None:
+        query = select(tenant_settings.c.key).where(tenant_settings.c.key == key)
+        if self._conn.execute(query).first() is None:
+            self._conn.execute(insert(tenant_settings).values(key=key, value=value))
+        else:
+            self._conn.execute(update(tenant_settings).where(tenant_settings.c.key == key).values(value=value))

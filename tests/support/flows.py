@@ -1,0 +1,67 @@
+"""Driving the browser flow through the test client: /authorize → login form → callback → /oauth/token."""
+
+import re
+import secrets
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.testclient import TestClient
+
+from myaccount.oauth.pkce import challenge_for
+
+__all__ = ["authorize_code", "csrf_from", "login_code", "new_verifier"]
+
+
+def new_verifier() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "login page has no CSRF token"
+    return match.group(1)
+
+
+def authorize_code(
+    client: TestClient,
+    *,
+    client_id: str,
+    redirect_uri: str,
+    username: str,
+    password: str,
+    verifier: str | None = None,
+    scope: str = "openid profile email offline_access",
+    audience: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run the hosted login and return the callback's query parameters (code, state)."""
+    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "scope": scope,
+              "state": "st-" + secrets.token_hex(4), "nonce": "n-" + secrets.token_hex(4)}
+    if verifier:
+        params.update(code_challenge=challenge_for(verifier), code_challenge_method="S256")
+    if audience:
+        params["audience"] = audience
+    params.update(extra or {})
+    response = client.get("/authorize", params=params)
+    assert response.status_code == 302, response.text
+    location = response.headers["location"]
+    if location.startswith(redirect_uri):
+        return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()} | {"sent_state": params["state"]}
+    page = client.get(location)
+    assert page.status_code == 200, page.text
+    posted = client.post(location, data={"csrf_token": csrf_from(page.text), "username": username,
+                                         "password": password})
+    assert posted.status_code == 302, posted.text
+    callback = posted.headers["location"]
+    assert callback.startswith(redirect_uri), callback
+    query = {k: v[0] for k, v in parse_qs(urlsplit(callback).query).items()}
+    return query | {"sent_state": params["state"], "sent_nonce": params["nonce"]}
+
+
+def login_code(client: TestClient, *, client_id: str, redirect_uri: str, username: str, password: str,
+               verifier: str, **kwargs: Any) -> str:
+    result = authorize_code(client, client_id=client_id, redirect_uri=redirect_uri, username=username,
+                            password=password, verifier=verifier, **kwargs)
+    assert result["state"] == result["sent_state"]
+    code: str = result["code"]
+    return code
