@@ -9,18 +9,33 @@ from tests.support.tenant import Tenant
 
 
 def _exchange(client: TestClient, tenant: Tenant, code: str, verifier: str, **extra: str) -> Any:
-    return client.post("/oauth/token", data={"grant_type": "authorization_code", "client_id": tenant.spa.client_id,
-                                             "code": code, "code_verifier": verifier,
-                                             "redirect_uri": tenant.redirect_uri, **extra})
+    return client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": tenant.spa.client_id,
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": tenant.redirect_uri,
+            **extra,
+        },
+    )
 
 
-def test_code_flow_with_pkce_issues_access_id_and_refresh_tokens(client: TestClient, tenant: Tenant,
-                                                                core: Core) -> None:
+def test_code_flow_with_pkce_issues_access_id_and_refresh_tokens(
+    client: TestClient, tenant: Tenant, core: Core
+) -> None:
     verifier = new_verifier()
-    code = login_code(client, client_id=tenant.spa.client_id, redirect_uri=tenant.redirect_uri,
-                      username=tenant.user.email or "", password=tenant.password, verifier=verifier,
-                      audience=core.settings.my_account_audience,
-                      scope="openid profile email offline_access read:me:authentication_methods")
+    code = login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username=tenant.user.email or "",
+        password=tenant.password,
+        verifier=verifier,
+        audience=core.settings.my_account_audience,
+        scope="openid profile email offline_access read:me:authentication_methods",
+    )
     response = _exchange(client, tenant, code, verifier)
     assert response.status_code == 200, response.text
     assert response.headers["cache-control"] == "no-store"
@@ -43,43 +58,80 @@ def test_code_flow_with_pkce_issues_access_id_and_refresh_tokens(client: TestCli
 
 def test_code_is_single_use_and_reuse_revokes_issued_refresh_token(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    code = login_code(client, client_id=tenant.spa.client_id, redirect_uri=tenant.redirect_uri,
-                      username="alice@example.com", password=tenant.password, verifier=verifier)
+    code = login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+    )
     first = _exchange(client, tenant, code, verifier)
     assert first.status_code == 200
     again = _exchange(client, tenant, code, verifier)
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
-    refresh = client.post("/oauth/token", data={"grant_type": "refresh_token", "client_id": tenant.spa.client_id,
-                                                "refresh_token": first.json()["refresh_token"]})
+    refresh = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": tenant.spa.client_id,
+            "refresh_token": first.json()["refresh_token"],
+        },
+    )
     assert refresh.status_code == 400
     assert refresh.json()["error"] == "invalid_grant"
 
 
 def test_wrong_pkce_verifier_is_refused_and_code_stays_usable(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    code = login_code(client, client_id=tenant.spa.client_id, redirect_uri=tenant.redirect_uri,
-                      username="alice@example.com", password=tenant.password, verifier=verifier)
+    code = login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+    )
     wrong = _exchange(client, tenant, code, new_verifier())
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
-    missing = client.post("/oauth/token", data={"grant_type": "authorization_code", "client_id": tenant.spa.client_id,
-                                                "code": code, "redirect_uri": tenant.redirect_uri})
+    missing = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": tenant.spa.client_id,
+            "code": code,
+            "redirect_uri": tenant.redirect_uri,
+        },
+    )
     assert missing.status_code == 400 and missing.json()["error"] == "invalid_grant"
     assert _exchange(client, tenant, code, verifier).status_code == 200
 
 
 def test_redirect_uri_mismatch_at_token_endpoint(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    code = login_code(client, client_id=tenant.spa.client_id, redirect_uri=tenant.redirect_uri,
-                      username="alice@example.com", password=tenant.password, verifier=verifier)
+    code = login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+    )
     response = _exchange(client, tenant, code, verifier, redirect_uri="http://localhost:3000/other")
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
 def test_expired_code(client: TestClient, tenant: Tenant, core: Core) -> None:
     verifier = new_verifier()
-    code = login_code(client, client_id=tenant.spa.client_id, redirect_uri=tenant.redirect_uri,
-                      username="alice@example.com", password=tenant.password, verifier=verifier)
+    code = login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+    )
     core.clock.advance(seconds=121)  # type: ignore[attr-defined]
     response = _exchange(client, tenant, code, verifier)
     assert response.status_code == 400 and response.json()["error_description"] == "Authorization code has expired"
@@ -87,15 +139,34 @@ def test_expired_code(client: TestClient, tenant: Tenant, core: Core) -> None:
 
 def test_sso_session_answers_second_authorize_without_login(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    login_code(client, client_id=tenant.spa.client_id, redirect_uri=tenant.redirect_uri,
-               username="alice@example.com", password=tenant.password, verifier=verifier)
-    again = authorize_code(client, client_id=tenant.spa.client_id, redirect_uri=tenant.redirect_uri,
-                           username="", password="", verifier=verifier)
+    login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+    )
+    again = authorize_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="",
+        password="",
+        verifier=verifier,
+    )
     assert again["code"]
 
 
 def test_prompt_none_without_session_is_login_required(client: TestClient, tenant: Tenant) -> None:
-    result = authorize_code(client, client_id=tenant.spa.client_id, redirect_uri=tenant.redirect_uri,
-                            username="", password="", verifier=new_verifier(), extra={"prompt": "none"})
+    result = authorize_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="",
+        password="",
+        verifier=new_verifier(),
+        extra={"prompt": "none"},
+    )
     assert result["error"] == "login_required"
     assert result["state"] == result["sent_state"]

@@ -6,8 +6,15 @@ from tests.support.tenant import Tenant
 
 
 def _cc(client: TestClient, tenant: Tenant, **extra: str) -> object:
-    return client.post("/oauth/token", data={"grant_type": "client_credentials", "client_id": tenant.m2m.client_id,
-                                             "client_secret": tenant.m2m_secret, **extra})
+    return client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": tenant.m2m.client_id,
+            "client_secret": tenant.m2m_secret,
+            **extra,
+        },
+    )
 
 
 def test_token_for_custom_api_with_granted_scopes(client: TestClient, tenant: Tenant, core: Core) -> None:
@@ -41,6 +48,8 @@ def test_unknown_audience(client: TestClient, tenant: Tenant) -> None:
 
 
 def test_public_client_cannot(client: TestClient, tenant: Tenant) -> None:
-    response = client.post("/oauth/token", data={"grant_type": "client_credentials",
-                                                 "client_id": tenant.spa.client_id, "audience": tenant.api})
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": tenant.spa.client_id, "audience": tenant.api},
+    )
     assert response.status_code == 403

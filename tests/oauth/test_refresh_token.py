@@ -13,28 +13,49 @@ from tests.support.tenant import Tenant
 
 def _tokens(client: TestClient, tenant: Tenant, scope: str = "openid offline_access read:things") -> dict[str, Any]:
     verifier = new_verifier()
-    code = login_code(client, client_id=tenant.spa.client_id, redirect_uri=tenant.redirect_uri,
-                      username="alice@example.com", password=tenant.password, verifier=verifier,
-                      scope=scope, audience=tenant.api)
-    response = client.post("/oauth/token", data={"grant_type": "authorization_code", "client_id": tenant.spa.client_id,
-                                                 "code": code, "code_verifier": verifier,
-                                                 "redirect_uri": tenant.redirect_uri})
+    code = login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+        scope=scope,
+        audience=tenant.api,
+    )
+    response = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": tenant.spa.client_id,
+            "code": code,
+            "code_verifier": verifier,
+            "redirect_uri": tenant.redirect_uri,
+        },
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
 def _refresh(client: TestClient, tenant: Tenant, token: str, **extra: str) -> Any:
-    return client.post("/oauth/token", json={"grant_type": "refresh_token", "client_id": tenant.spa.client_id,
-                                             "refresh_token": token, **extra})
+    return client.post(
+        "/oauth/token",
+        json={"grant_type": "refresh_token", "client_id": tenant.spa.client_id, "refresh_token": token, **extra},
+    )
 
 
 @pytest.fixture
 def spa_api_grant(core: Core, tenant: Tenant) -> None:
     from myaccount import admin
 
-    admin.create_client_grant(core, client_id=tenant.spa.client_id, audience=tenant.api,
-                              scope=["read:things", "write:things"], subject_type="user")
+    admin.create_client_grant(
+        core,
+        client_id=tenant.spa.client_id,
+        audience=tenant.api,
+        scope=["read:things", "write:things"],
+        subject_type="user",
+    )
 
 
 @pytest.mark.usefixtures("spa_api_grant")
@@ -78,7 +99,9 @@ def test_refresh_follows_a_reduced_client_grant(client: TestClient, tenant: Tena
     from myaccount import admin
     from myaccount.store.clients import ClientStore
 
-    admin.update_resource_server(core, tenant.api, {"subject_type_authorization": {"user": {"policy": "require_client_grant"}}})
+    admin.update_resource_server(
+        core, tenant.api, {"subject_type_authorization": {"user": {"policy": "require_client_grant"}}}
+    )
     first = _tokens(client, tenant)
     with core.db.read() as conn:
         grant = ClientStore(conn).grant(tenant.spa.client_id, tenant.api, "user")
@@ -99,9 +122,15 @@ def test_idle_expiry(client: TestClient, tenant: Tenant, clock: FrozenClock) -> 
 @pytest.mark.usefixtures("spa_api_grant")
 def test_other_client_cannot_use_the_token(client: TestClient, tenant: Tenant) -> None:
     first = _tokens(client, tenant)
-    response = client.post("/oauth/token", data={"grant_type": "refresh_token", "client_id": tenant.web.client_id,
-                                                 "client_secret": tenant.web_secret,
-                                                 "refresh_token": first["refresh_token"]})
+    response = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": tenant.web.client_id,
+            "client_secret": tenant.web_secret,
+            "refresh_token": first["refresh_token"],
+        },
+    )
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 

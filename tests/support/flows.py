@@ -35,8 +35,14 @@ def authorize_code(
     extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run the hosted login and return the callback's query parameters (code, state)."""
-    params = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, "scope": scope,
-              "state": "st-" + secrets.token_hex(4), "nonce": "n-" + secrets.token_hex(4)}
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": "st-" + secrets.token_hex(4),
+        "nonce": "n-" + secrets.token_hex(4),
+    }
     if verifier:
         params.update(code_challenge=challenge_for(verifier), code_challenge_method="S256")
     if audience:
@@ -49,8 +55,9 @@ def authorize_code(
         return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()} | {"sent_state": params["state"]}
     page = client.get(location)
     assert page.status_code == 200, page.text
-    posted = client.post(location, data={"csrf_token": csrf_from(page.text), "username": username,
-                                         "password": password})
+    posted = client.post(
+        location, data={"csrf_token": csrf_from(page.text), "username": username, "password": password}
+    )
     assert posted.status_code == 302, posted.text
     callback = posted.headers["location"]
     assert callback.startswith(redirect_uri), callback
@@ -58,10 +65,18 @@ def authorize_code(
     return query | {"sent_state": params["state"], "sent_nonce": params["nonce"]}
 
 
-def login_code(client: TestClient, *, client_id: str, redirect_uri: str, username: str, password: str,
-               verifier: str, **kwargs: Any) -> str:
-    result = authorize_code(client, client_id=client_id, redirect_uri=redirect_uri, username=username,
-                            password=password, verifier=verifier, **kwargs)
+def login_code(
+    client: TestClient, *, client_id: str, redirect_uri: str, username: str, password: str, verifier: str, **kwargs: Any
+) -> str:
+    result = authorize_code(
+        client,
+        client_id=client_id,
+        redirect_uri=redirect_uri,
+        username=username,
+        password=password,
+        verifier=verifier,
+        **kwargs,
+    )
     assert result["state"] == result["sent_state"]
     code: str = result["code"]
     return code

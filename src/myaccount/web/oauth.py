@@ -26,9 +26,11 @@ def _strings(params: dict[str, Any]) -> dict[str, str]:
     """Token parameters are strings; a JSON body may carry objects only where a grant expects them."""
     out: dict[str, str] = {}
     for key, value in params.items():
+        if value is None:
+            continue  # auth0-python sends unset optional parameters as JSON null
         if isinstance(value, str):
             out[key] = value
-        elif isinstance(value, bool) or value is None:
+        elif isinstance(value, bool):
             raise InvalidRequest(f"Parameter '{key}' must be a string.")
         elif isinstance(value, int | float):
             out[key] = str(value)
