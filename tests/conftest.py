@@ -56,7 +56,7 @@ def database_url(databases: DatabasePool) -> str:
 def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "public_url": "http://testserver",
+            "public_url": "http://localhost",
             "database_url": database_url,
             "secret_key": TEST_SECRET,
             "environment": "test",
@@ -101,7 +101,7 @@ def app(settings: Settings, core: Core) -> Starlette:
 
 @pytest.fixture
 def client(app: Starlette) -> Iterator[TestClient]:
-    with TestClient(app, base_url="http://testserver", follow_redirects=False) as test_client:
+    with TestClient(app, base_url="http://localhost", follow_redirects=False) as test_client:
         yield test_client
 
 
@@ -124,7 +124,7 @@ class LiveServer:
 @pytest.fixture
 def live_server(make_settings: Callable[..., Settings], make_core: Callable[[Settings], Core]) -> Iterator[LiveServer]:
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://localhost:{port}"
     settings = make_settings(public_url=url)
     core = make_core(settings)
     app = create_app(settings, core=core)

@@ -14,10 +14,11 @@ from myaccount.clock import Clock
 from myaccount.core import Core, build_core
 from myaccount.crypto.passwords import PasswordHashing
 from myaccount.errors import Problem
+from myaccount.my_account.service import MyAccount
 from myaccount.oauth.errors import OAuthError
 from myaccount.settings import Settings
 from myaccount.store.clients import ClientStore
-from myaccount.web import login, oauth
+from myaccount.web import login, my_account, oauth
 from myaccount.web.cors import CorsMiddleware
 from myaccount.web.http import BodyError
 from myaccount.web.problems import handle_body, handle_http, handle_oauth, handle_problem, handle_unexpected
@@ -52,6 +53,7 @@ def create_app(
     routes = [
         *oauth.routes,
         *login.routes,
+        *my_account.routes,
         Mount("/static", app=StaticFiles(directory=str(_STATIC)), name="static"),
     ]
     app = Starlette(
@@ -67,4 +69,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.core = core
+    app.state.my_account = MyAccount(core)
     return app

@@ -128,8 +128,8 @@ def test_jwks_and_discovery_endpoints(client: TestClient, core: Core) -> None:
     jwks = client.get("/.well-known/jwks.json").json()
     assert all(k["kty"] == "RSA" and k["alg"] == "RS256" and k["use"] == "sig" and "d" not in k for k in jwks["keys"])
     config = client.get("/.well-known/openid-configuration").json()
-    assert config["issuer"] == "http://testserver/"
-    assert config["jwks_uri"] == "http://testserver/.well-known/jwks.json"
+    assert config["issuer"] == "http://localhost/"
+    assert config["jwks_uri"] == "http://localhost/.well-known/jwks.json"
     assert config["code_challenge_methods_supported"] == ["S256"]
 
 

@@ -117,6 +117,9 @@ def issue_for_user(
     access_claims: dict[str, Any] = dict(extra_access_claims or {})
     if grant_label in ("password", "password-realm"):
         access_claims["gty"] = "password"
+    # RFC 9068 §2.2.1: when the user last authenticated (a later second factor counts), for recent-auth checks.
+    last_auth = max(authn.auth_time, authn.mfa_time) if authn.mfa_time else authn.auth_time
+    access_claims["auth_time"] = unix(last_auth)
     if api is not None and api.enforce_policies and api.token_dialect == "access_token_authz":
         access_claims["permissions"] = sorted(granted_api)
     if api is not None:
