@@ -18,7 +18,7 @@ from myaccount.my_account.service import MyAccount
 from myaccount.oauth.errors import OAuthError
 from myaccount.settings import Settings
 from myaccount.store.clients import ClientStore
-from myaccount.web import login, my_account, oauth
+from myaccount.web import authenticators, login, my_account, oauth
 from myaccount.web.cors import CorsMiddleware
 from myaccount.web.http import BodyError
 from myaccount.web.problems import handle_body, handle_http, handle_oauth, handle_problem, handle_unexpected
@@ -54,6 +54,7 @@ def create_app(
         *oauth.routes,
         *login.routes,
         *my_account.routes,
+        *authenticators.routes,
         Mount("/static", app=StaticFiles(directory=str(_STATIC)), name="static"),
     ]
     app = Starlette(

@@ -326,3 +326,19 @@ def test_write_rate_limit(client: TestClient, tenant: Tenant, core: Core) -> Non
     limited = me.patch(f"/authentication-methods/{quote(me.methods()[0]['id'], safe='')}", {})
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert limited.headers["x-ratelimit-remaining"] == "0"
+
+
+def test_known_authenticator_gets_name_and_icon(me: Me, client: TestClient) -> None:
+    google = "ea9b8d66-4d01-1d21-3ce4-b6b48cb575d4"
+    started = me.enroll({"type": "passkey"})
+    credential = SoftAuthenticator(aaguid=google).create(
+        started.json()["authn_params_public_key"], origin="http://localhost"
+    )
+    method = me.verify(
+        started.headers["location"], {"auth_session": started.json()["auth_session"], "authn_response": credential}
+    ).json()
+    assert method["name"] == "Google Password Manager"
+    assert method["icon_url"] == f"http://localhost/authenticators/{google}/icon.svg"
+    icon = client.get(f"/authenticators/{google}/icon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/")
+    assert client.get("/authenticators/00000000-0000-0000-0000-000000000000/icon.svg").status_code == 404
