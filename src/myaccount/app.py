@@ -18,7 +18,8 @@ from myaccount.my_account.service import MyAccount
 from myaccount.oauth.errors import OAuthError
 from myaccount.settings import Settings
 from myaccount.store.clients import ClientStore
-from myaccount.web import authenticators, login, my_account, oauth
+from myaccount.web import authenticators, login, mfa, my_account, oauth
+from myaccount.web import push as push_api
 from myaccount.web.cors import CorsMiddleware
 from myaccount.web.http import BodyError
 from myaccount.web.problems import handle_body, handle_http, handle_oauth, handle_problem, handle_unexpected
@@ -55,6 +56,8 @@ def create_app(
         *login.routes,
         *my_account.routes,
         *authenticators.routes,
+        *push_api.routes,
+        *mfa.routes,
         Mount("/static", app=StaticFiles(directory=str(_STATIC)), name="static"),
     ]
     app = Starlette(

@@ -18,7 +18,7 @@ from myaccount.ids import token
 from myaccount.store.schema import auth_sessions
 from myaccount.store.sessions import AuthSessionRecord, SessionStore
 
-__all__ = ["OpenSession", "consume", "load", "open_session", "reserve_attempt"]
+__all__ = ["OpenSession", "consume", "load", "open_session", "reserve_attempt", "save_state"]
 
 _PURPOSE = "auth-session"
 MAX_TOKEN = 128
@@ -97,3 +97,9 @@ def reserve_attempt(core: Core, session_id: str, *, limit: int) -> bool:
             .values(attempts=auth_sessions.c.attempts + 1)
         )
         return result.rowcount == 1
+
+
+def save_state(core: Core, conn: Connection, record: AuthSessionRecord, state: dict[str, Any]) -> None:
+    """Replace a session's sealed state (for multi-step ceremonies such as MFA challenges)."""
+    sealed = core.sealer.seal(json.dumps(state).encode(), purpose=_PURPOSE)
+    SessionStore(conn).update_auth_session(record.id, state=sealed)

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from myaccount.actions import Actions, load_actions
 from myaccount.clock import Clock, SystemClock
 from myaccount.crypto.keys import KeyMaterial, generate_rsa
 from myaccount.crypto.passwords import PasswordHashing
@@ -36,6 +37,7 @@ class Core:
     outbox: Outbox
     email: Channel
     phone: Channel
+    actions: Actions
 
     def fingerprint(self, value: str, *, purpose: str) -> str:
         return self.sealer.fingerprint(value, purpose=purpose)
@@ -92,6 +94,7 @@ def build_core(
         outbox=outbox,
         email=email,
         phone=phone,
+        actions=Actions(load_actions(settings.actions_module)),
     )
 
 

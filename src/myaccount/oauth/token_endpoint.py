@@ -11,7 +11,7 @@ from myaccount.audit import Caller
 from myaccount.core import Core
 from myaccount.oauth.clients import authenticate_client
 from myaccount.oauth.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
-from myaccount.oauth.grants import authorization_code, client_credentials, password, refresh_token
+from myaccount.oauth.grants import authorization_code, client_credentials, mfa, password, refresh_token
 from myaccount.store.clients import Client, ClientStore
 
 __all__ = ["GRANTS", "GrantHandler", "token_request"]
@@ -24,6 +24,9 @@ GRANTS: dict[str, GrantHandler] = {
     "client_credentials": client_credentials.exchange,
     password.PASSWORD: partial(password.exchange, grant_type=password.PASSWORD),
     password.PASSWORD_REALM: partial(password.exchange, grant_type=password.PASSWORD_REALM),
+    mfa.MFA_OTP: mfa.exchange_otp,
+    mfa.MFA_OOB: mfa.exchange_oob,
+    mfa.MFA_RECOVERY_CODE: mfa.exchange_recovery_code,
 }
 
 

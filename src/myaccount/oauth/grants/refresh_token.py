@@ -5,12 +5,14 @@ from collections.abc import Mapping
 
 from myaccount.audit import Caller, record
 from myaccount.core import Core
+from myaccount.oauth import login_policy
 from myaccount.oauth.errors import InvalidGrant, InvalidScope
 from myaccount.oauth.issuance import REFRESH_PURPOSE, Authentication, issue_for_user
+from myaccount.policy.mfa import Verdict
 from myaccount.policy.scopes import split_scope
 from myaccount.store.clients import Client
 from myaccount.store.grants import GrantStore
-from myaccount.store.users import UserStore
+from myaccount.store.users import User, UserStore
 
 __all__ = ["exchange"]
 
@@ -27,6 +29,18 @@ def exchange(core: Core, client: Client, params: Mapping[str, str], caller: Call
         return _rotate(core, client, params, caller, token_hash)
     except _Reused:
         pass
+    except _PolicyStop as stop:
+        login_policy.raise_for(
+            core,
+            stop.verdict,
+            user=stop.user,
+            client=client,
+            audience=stop.audience,
+            requested=stop.requested,
+            authn=stop.authn,
+            family_id=stop.family_id,
+        )
+        raise AssertionError("raise_for raises for a stopping verdict") from None
     # Reuse (or a lost race, which is indistinguishable): revoke the family in its own transaction.
     with core.db.write() as conn:
         grants = GrantStore(conn)
@@ -49,6 +63,24 @@ def exchange(core: Core, client: Client, params: Mapping[str, str], caller: Call
 
 class _Reused(Exception):
     """Raised inside the rotation transaction so that it rolls back whole."""
+
+
+class _PolicyStop(Exception):
+    """The sign-in policy stops this refresh (MFA, unmet requirements, an action's deny): leave the transaction
+    first, then answer."""
+
+    def __init__(
+        self,
+        verdict: Verdict,
+        user: User,
+        audience: str | None,
+        requested: list[str],
+        authn: Authentication,
+        family_id: str,
+    ) -> None:
+        super().__init__("policy")
+        self.verdict, self.user, self.audience = verdict, user, audience
+        self.requested, self.authn, self.family_id = requested, authn, family_id
 
 
 def _rotate(
@@ -75,6 +107,26 @@ def _rotate(
             raise InvalidScope("The requested scope exceeds the scope originally granted.")
         if "offline_access" in original and "offline_access" not in requested:
             requested.append("offline_access")  # rotation: the new token replaces the old one
+        authn = Authentication(
+            auth_time=stored.auth_time,
+            amr=tuple(stored.amr),
+            mfa_time=stored.mfa_time,
+            session_id=stored.session_id,
+        )
+        verdict = login_policy.check(
+            core,
+            conn,
+            user=user,
+            client=client,
+            audience=stored.audience,
+            requested=requested,
+            authn=authn,
+            interactive=False,
+            protocol="oauth2-refresh-token",
+            caller=caller,
+        )
+        if verdict.denied or verdict.unmet or verdict.mfa_required:
+            raise _PolicyStop(verdict, user, stored.audience, requested, authn, stored.family_id)
         issued = issue_for_user(
             core,
             conn,
@@ -82,15 +134,12 @@ def _rotate(
             client=client,
             audience=stored.audience,
             requested=requested,
-            authn=Authentication(
-                auth_time=stored.auth_time,
-                amr=tuple(stored.amr),
-                mfa_time=stored.mfa_time,
-                session_id=stored.session_id,
-            ),
+            authn=authn,
             caller=caller,
             family=stored,
             grant_label=GRANT_TYPE,
+            extra_access_claims=verdict.access_claims,
+            extra_id_claims=verdict.id_claims,
         )
         # Conditional update: of concurrent refreshes with one token, exactly one rotates it.
         if issued.refresh_token_id is None or not grants.rotate(
