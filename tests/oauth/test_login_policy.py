@@ -1,7 +1,6 @@
 """The Default Policy for the My Account API (injected clock) and post-login Actions."""
 
 from collections.abc import Callable
-from typing import Any
 
 import httpx2 as httpx
 import jwt
