@@ -82,6 +82,11 @@ def test_authorization_code_pkce(live_server: LiveServer, live_tenant: Tenant) -
             login_url,
             data={"csrf_token": match.group(1), "username": "alice@example.com", "password": live_tenant.password},
         )
+        if done.headers["location"].startswith("/u/passkey-enroll"):  # decline the passkey offer
+            offer = browser.get(done.headers["location"])
+            token = re.search(r'name="csrf_token" value="([^"]+)"', offer.text)
+            assert token
+            done = browser.post(done.headers["location"], data={"csrf_token": token.group(1), "action": "later"})
         query = parse_qs(urlsplit(done.headers["location"]).query)
     assert query["state"] == ["s1"]
     auth = GetToken(live_server.domain, live_tenant.spa.client_id, protocol="http")

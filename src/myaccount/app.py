@@ -14,11 +14,12 @@ from myaccount.clock import Clock
 from myaccount.core import Core, build_core
 from myaccount.crypto.passwords import PasswordHashing
 from myaccount.errors import Problem
+from myaccount.login_flow import LoginFlow
 from myaccount.my_account.service import MyAccount
 from myaccount.oauth.errors import OAuthError
 from myaccount.settings import Settings
 from myaccount.store.clients import ClientStore
-from myaccount.web import authenticators, login, mfa, my_account, oauth
+from myaccount.web import account_page, authenticators, login, management, mfa, my_account, oauth, passkey_api
 from myaccount.web import push as push_api
 from myaccount.web.cors import CorsMiddleware
 from myaccount.web.http import BodyError
@@ -37,6 +38,7 @@ def create_app(
     core: Core | None = None,
 ) -> Starlette:
     core = core or build_core(settings, clock=clock, passwords=passwords)
+    account_page.ensure_account_page_client(core)
 
     def allowed_origins() -> set[str]:
         with core.db.read() as conn:
@@ -55,9 +57,12 @@ def create_app(
         *oauth.routes,
         *login.routes,
         *my_account.routes,
+        *management.routes,
         *authenticators.routes,
+        *account_page.routes,
         *push_api.routes,
         *mfa.routes,
+        *passkey_api.routes,
         Mount("/static", app=StaticFiles(directory=str(_STATIC)), name="static"),
     ]
     app = Starlette(
@@ -74,4 +79,5 @@ def create_app(
     )
     app.state.core = core
     app.state.my_account = MyAccount(core)
+    app.state.login_flow = LoginFlow(core, app.state.my_account.passkeys)
     return app

@@ -62,6 +62,7 @@ class AuthorizeRequest:
     max_age: int | None
     login_hint: str | None
     screen_hint: str | None
+    acr_values: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,6 +161,7 @@ def validate_authorize(core: Core, params: Mapping[str, list[str]]) -> tuple[Aut
                 max_age=max_age,
                 login_hint=_one(params, "login_hint"),
                 screen_hint=_one(params, "screen_hint"),
+                acr_values=_one(params, "acr_values"),
             ),
             client,
         )
@@ -227,7 +229,14 @@ def check_password(core: Core, identifier: str, password: str, caller: Caller, *
 
 
 def create_session(
-    core: Core, user: User, *, amr: tuple[str, ...], caller: Caller, client_id: str, mfa: bool = False
+    core: Core,
+    user: User,
+    *,
+    amr: tuple[str, ...],
+    caller: Caller,
+    client_id: str,
+    mfa: bool = False,
+    auth_time: datetime | None = None,
 ) -> tuple[str, LoginSession]:
     """A fresh session id at every login: a session id planted before login is never promoted (fixation)."""
     now = core.clock.now()
@@ -238,7 +247,7 @@ def create_session(
         created_at=now,
         last_seen_at=now,
         expires_at=now + core.settings.session_absolute_ttl,
-        auth_time=now,
+        auth_time=auth_time or now,
         amr=list(amr),
         mfa_time=now if mfa else None,
         revoked_at=None,
@@ -293,7 +302,9 @@ def session_satisfies(session: LoginSession, req: AuthorizeRequest, now: datetim
     return True
 
 
-def issue_code(core: Core, req: AuthorizeRequest, session: LoginSession) -> str:
+def issue_code(
+    core: Core, req: AuthorizeRequest, session: LoginSession, *, claims: dict[str, Any] | None = None
+) -> str:
     now = core.clock.now()
     raw = token(32)
     with core.db.write() as conn:
@@ -314,6 +325,7 @@ def issue_code(core: Core, req: AuthorizeRequest, session: LoginSession) -> str:
                 mfa_time=session.mfa_time,
                 created_at=now,
                 expires_at=now + core.settings.authorization_code_ttl,
+                claims=claims or None,
             )
         )
         SessionStore(conn).touch_login_session(session.id, now=now)

@@ -5,11 +5,12 @@ import secrets
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx2 as httpx
 from starlette.testclient import TestClient
 
 from myaccount.oauth.pkce import challenge_for
 
-__all__ = ["authorize_code", "csrf_from", "login_code", "new_verifier"]
+__all__ = ["authorize_code", "csrf_from", "login_code", "new_verifier", "skip_passkey_offer"]
 
 
 def new_verifier() -> str:
@@ -58,6 +59,7 @@ def authorize_code(
     posted = client.post(
         location, data={"csrf_token": csrf_from(page.text), "username": username, "password": password}
     )
+    posted = skip_passkey_offer(client, posted)
     assert posted.status_code == 302, posted.text
     callback = posted.headers["location"]
     assert callback.startswith(redirect_uri), callback
@@ -80,3 +82,13 @@ def login_code(
     assert result["state"] == result["sent_state"]
     code: str = result["code"]
     return code
+
+
+def skip_passkey_offer(client: TestClient, response: httpx.Response, *, action: str = "later") -> httpx.Response:
+    """After a password sign-in the hosted login offers a passkey; decline it to reach the application."""
+    location = response.headers.get("location", "")
+    if response.status_code in (302, 303) and location.startswith("/u/passkey-enroll"):
+        page = client.get(location)
+        assert page.status_code == 200, page.text
+        return client.post(location, data={"csrf_token": csrf_from(page.text), "action": action})
+    return response

@@ -3,7 +3,7 @@ from urllib.parse import parse_qs, urlsplit
 from starlette.testclient import TestClient
 
 from myaccount.oauth.pkce import challenge_for
-from tests.support.flows import csrf_from, new_verifier
+from tests.support.flows import csrf_from, new_verifier, skip_passkey_offer
 from tests.support.tenant import Tenant
 
 
@@ -93,6 +93,7 @@ def test_session_is_fresh_after_login(client: TestClient, tenant: Tenant) -> Non
         location,
         data={"csrf_token": csrf_from(page.text), "username": "alice@example.com", "password": tenant.password},
     )
+    done = skip_passkey_offer(client, done)
     assert done.status_code == 302
     set_cookie = done.headers["set-cookie"]
     assert "myaccount_session=" in set_cookie and "planted-by-attacker" not in set_cookie
@@ -113,4 +114,5 @@ def test_form_post_response_mode(client: TestClient, tenant: Tenant) -> None:
         location,
         data={"csrf_token": csrf_from(page.text), "username": "alice@example.com", "password": tenant.password},
     )
+    done = skip_passkey_offer(client, done)
     assert done.status_code == 200 and 'name="code"' in done.text and 'value="abc"' in done.text

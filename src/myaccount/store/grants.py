@@ -37,6 +37,7 @@ class AuthorizationCode:
     consumed_at: datetime | None = None
     refresh_family_id: str | None = None
     access_token_jti: str | None = None
+    claims: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

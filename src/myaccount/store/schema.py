@@ -64,6 +64,7 @@ users = Table(
     _ts("created_at", False),
     _ts("updated_at", False),
     _ts("last_login"),
+    _ts("passkey_prompt_dismissed_at"),
     Column("last_ip", String(64)),
     Column("logins_count", Integer, nullable=False, default=0),
 )
@@ -246,6 +247,7 @@ authorization_codes = Table(
     _ts("consumed_at"),
     Column("refresh_family_id", String(64)),
     Column("access_token_jti", String(64)),
+    Column("claims", JSON),  # {"access": {...}, "id": {...}}: custom claims from post-login actions
 )
 
 refresh_tokens = Table(
@@ -324,3 +326,5 @@ auth_sessions = Table(
     _ts("expires_at", False),
     _ts("consumed_at"),
 )
+
+from myaccount.store import push as _push  # noqa: E402,F401  (its tables join `metadata`)

@@ -39,6 +39,7 @@ class User:
     last_ip: str | None
     user_metadata: dict[str, Any] = field(default_factory=dict)
     app_metadata: dict[str, Any] = field(default_factory=dict)
+    passkey_prompt_dismissed_at: datetime | None = None
 
     @property
     def identity_id(self) -> str:
@@ -48,7 +49,7 @@ class User:
 
 def _user(row: Mapping[Any, Any]) -> User:
     data = dict(row)
-    for key in ("created_at", "updated_at", "last_login", "password_changed_at"):
+    for key in ("created_at", "updated_at", "last_login", "password_changed_at", "passkey_prompt_dismissed_at"):
         if data[key] is not None:
             data[key] = as_utc(data[key])
     data["user_metadata"] = data["user_metadata"] or {}
@@ -92,6 +93,7 @@ class UserStore:
         password_hash: str | None,
         email_verified: bool = False,
         connection: str = "Username-Password-Authentication",
+        webauthn_user_handle: str | None = None,
         **profile: Any,
     ) -> User:
         values = {key: profile.get(key) for key in PROFILE_FIELDS}
@@ -104,7 +106,7 @@ class UserStore:
                 password_hash=password_hash,
                 password_changed_at=now if password_hash else None,
                 blocked=False,
-                webauthn_user_handle=secrets.token_urlsafe(32),
+                webauthn_user_handle=webauthn_user_handle or secrets.token_urlsafe(32),
                 user_metadata=profile.get("user_metadata") or {},
                 app_metadata=profile.get("app_metadata") or {},
                 created_at=now,

@@ -101,6 +101,8 @@ def _exchange(
             caller=caller,
             nonce=stored.nonce,
             grant_label=GRANT_TYPE,
+            extra_access_claims=(stored.claims or {}).get("access"),
+            extra_id_claims=(stored.claims or {}).get("id"),
         )
         grants.link_code(
             code_hash, refresh_family_id=issued.refresh_family_id, access_token_jti=issued.access_token_jti
