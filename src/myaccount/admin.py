@@ -15,18 +15,23 @@ from myaccount.ids import alnum, new_client_id, new_user_id, token
 from myaccount.oauth.clients import hash_secret
 from myaccount.store.clients import Client, ClientGrant, ClientStore, ResourceServer
 from myaccount.store.roles import Role, RoleStore
-from myaccount.store.users import User, UserStore
+from myaccount.store.users import PROFILE_FIELDS, User, UserStore
 
 __all__ = [
     "APP_TYPES",
     "AdminError",
     "Conflict",
     "NotFound",
+    "check_client",
+    "check_resource_server",
+    "check_user",
     "create_client",
     "create_client_grant",
     "create_resource_server",
     "create_role",
     "create_user",
+    "update_role",
+    "update_user",
 ]
 
 APP_TYPES = ("spa", "native", "regular_web", "non_interactive")
@@ -83,6 +88,59 @@ def _urls(values: Iterable[str] | None, what: str, *, origins: bool = False) -> 
 
 
 # users
+def _check_email(email: str) -> None:
+    if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$", email):
+        raise AdminError(f"'{email}' is not a valid email address")
+
+
+def check_user(*, email: str | None, username: str | None = None, user_id: str | None = None) -> str | None:
+    """Validate a new user's identifiers as `create_user` does; returns `user_id` as stored (`auth0|…`) or None."""
+    if not email and not username:
+        raise AdminError("a user needs an email or a username")
+    if email is not None:
+        _check_email(email)
+    if user_id is not None:
+        if not re.match(r"^[A-Za-z0-9_-]+\|[A-Za-z0-9_.-]{1,200}$", user_id):
+            if not re.match(r"^[A-Za-z0-9_.-]{1,200}$", user_id):
+                raise AdminError(f"'{user_id}' is not a valid user id")
+            user_id = f"auth0|{user_id}"
+    return user_id
+
+
+_USER_FIELDS = {"email", "email_verified", "username", "user_metadata", "app_metadata", "password", *PROFILE_FIELDS}
+
+
+def update_user(core: Core, user_id: str, changes: Mapping[str, Any]) -> User:
+    """Change a user's profile, email or password (hashed here). Unknown fields are refused."""
+    unknown = set(changes) - _USER_FIELDS
+    if unknown:
+        raise AdminError(f"cannot change {', '.join(sorted(unknown))} on a user")
+    values = {k: v for k, v in changes.items() if k != "password"}
+    if values.get("email") is not None:
+        _check_email(values["email"])
+    password = changes.get("password")
+    password_hash = core.passwords.hash(password) if password else None
+    now = core.clock.now()
+    with core.db.write() as conn:
+        users = UserStore(conn)
+        current = users.get(user_id)
+        if current is None:
+            raise NotFound("The user does not exist.")
+        other = users.by_email(values["email"]) if values.get("email") else None
+        if other is not None and other.id != user_id:
+            raise Conflict("The specified new email already exists.")
+        other = users.by_login(values["username"]) if values.get("username") else None
+        if other is not None and other.id != user_id:
+            raise Conflict("The username already exists.")
+        if values:
+            users.update(user_id, now=now, **values)
+        if password_hash:
+            users.set_password(user_id, password_hash, now=now)
+        updated = users.get(user_id)
+        assert updated is not None
+        return updated
+
+
 def create_user(
     core: Core,
     *,
@@ -93,15 +151,7 @@ def create_user(
     username: str | None = None,
     **profile: Any,
 ) -> User:
-    if not email and not username:
-        raise AdminError("a user needs an email or a username")
-    if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$", email):
-        raise AdminError(f"'{email}' is not a valid email address")
-    if user_id is not None:
-        if not re.match(r"^[A-Za-z0-9_-]+\|[A-Za-z0-9_.-]{1,200}$", user_id):
-            if not re.match(r"^[A-Za-z0-9_.-]{1,200}$", user_id):
-                raise AdminError(f"'{user_id}' is not a valid user id")
-            user_id = f"auth0|{user_id}"
+    user_id = check_user(email=email, username=username, user_id=user_id)
     password_hash = core.passwords.hash(password) if password else None
     now = core.clock.now()
     with core.db.write() as conn:
@@ -163,6 +213,29 @@ def create_client(
         if store.get(client.client_id):
             raise Conflict(f"A client with id {client.client_id} already exists.")
         return store.create(client, now=core.clock.now()), secret
+
+
+def check_client(core: Core, fields: Mapping[str, Any]) -> Client:
+    """Validate an application's fields as `create_client` does (same defaults), storing nothing."""
+    values: dict[str, Any] = {
+        "app_type": "regular_web",
+        "client_secret": None,
+        "grant_types": None,
+        "callbacks": None,
+        "allowed_origins": None,
+        "web_origins": None,
+        "allowed_logout_urls": None,
+        "cross_origin_authentication": False,
+        "is_first_party": True,
+        "token_endpoint_auth_method": None,
+        "description": "",
+    }
+    values.update(fields)
+    values["client_id"] = values.get("client_id") or new_client_id()
+    if "name" not in values:
+        raise AdminError("name is required (at most 200 characters)")
+    client, _ = _client_values(core=core, **values)
+    return client
 
 
 def _client_values(
@@ -315,6 +388,39 @@ def create_resource_server(
     subject_type_authorization: Mapping[str, Any] | None = None,
     signing_alg: str = "RS256",
 ) -> ResourceServer:
+    rs = check_resource_server(
+        identifier=identifier,
+        name=name,
+        scopes=scopes,
+        token_lifetime=token_lifetime,
+        allow_offline_access=allow_offline_access,
+        enforce_policies=enforce_policies,
+        token_dialect=token_dialect,
+        skip_consent_for_verifiable_first_party_clients=skip_consent_for_verifiable_first_party_clients,
+        subject_type_authorization=subject_type_authorization,
+        signing_alg=signing_alg,
+    )
+    with core.db.write() as conn:
+        store = ClientStore(conn)
+        if store.resource_server(identifier):
+            raise Conflict(f"A resource server with identifier {identifier} already exists.")
+        return store.create_resource_server(rs, now=core.clock.now())
+
+
+def check_resource_server(
+    *,
+    identifier: str,
+    name: str | None = None,
+    scopes: Iterable[Mapping[str, str] | str] = (),
+    token_lifetime: int = 86400,
+    allow_offline_access: bool = False,
+    enforce_policies: bool = False,
+    token_dialect: str = "access_token",
+    skip_consent_for_verifiable_first_party_clients: bool = True,
+    subject_type_authorization: Mapping[str, Any] | None = None,
+    signing_alg: str = "RS256",
+) -> ResourceServer:
+    """Validate an API's fields as `create_resource_server` does and build it, storing nothing."""
     if not identifier or len(identifier) > 600:
         raise AdminError("identifier is required (at most 600 characters)")
     if signing_alg != "RS256":
@@ -323,27 +429,20 @@ def create_resource_server(
         raise AdminError("token_dialect must be access_token or access_token_authz")
     if not 60 <= token_lifetime <= 2592000:
         raise AdminError("token_lifetime must be between 60 and 2592000 seconds")
-    with core.db.write() as conn:
-        store = ClientStore(conn)
-        if store.resource_server(identifier):
-            raise Conflict(f"A resource server with identifier {identifier} already exists.")
-        return store.create_resource_server(
-            ResourceServer(
-                id=f"rs_{secrets.token_hex(8)}",
-                identifier=identifier,
-                name=name or identifier,
-                scopes=_scope_list(scopes),
-                signing_alg=signing_alg,
-                token_lifetime=token_lifetime,
-                allow_offline_access=allow_offline_access,
-                skip_consent_for_verifiable_first_party_clients=skip_consent_for_verifiable_first_party_clients,
-                enforce_policies=enforce_policies,
-                token_dialect=token_dialect,
-                subject_type_authorization=_subject_policies(subject_type_authorization),
-                is_system=False,
-            ),
-            now=core.clock.now(),
-        )
+    return ResourceServer(
+        id=f"rs_{secrets.token_hex(8)}",
+        identifier=identifier,
+        name=name or identifier,
+        scopes=_scope_list(scopes),
+        signing_alg=signing_alg,
+        token_lifetime=token_lifetime,
+        allow_offline_access=allow_offline_access,
+        skip_consent_for_verifiable_first_party_clients=skip_consent_for_verifiable_first_party_clients,
+        enforce_policies=enforce_policies,
+        token_dialect=token_dialect,
+        subject_type_authorization=_subject_policies(subject_type_authorization),
+        is_system=False,
+    )
 
 
 def update_resource_server(core: Core, id_or_identifier: str, changes: Mapping[str, Any]) -> ResourceServer:
@@ -359,7 +458,7 @@ def update_resource_server(core: Core, id_or_identifier: str, changes: Mapping[s
                 raise AdminError("The My Account API's client access policy is fixed at deny_all.")
             values["subject_type_authorization"] = sta
         if rs.is_system:
-            disallowed = set(changes) - {"subject_type_authorization", "token_lifetime", "name"}
+            disallowed = set(changes) - {"subject_type_authorization", "token_lifetime", "name", "proof_of_possession"}
             if disallowed:
                 raise AdminError(f"cannot change {', '.join(sorted(disallowed))} on a system API")
         for key in (
@@ -374,13 +473,29 @@ def update_resource_server(core: Core, id_or_identifier: str, changes: Mapping[s
                 values[key] = changes[key]
         if "scopes" in changes:
             values["scopes"] = _scope_list(changes["scopes"])
+        if "proof_of_possession" in changes:
+            values["proof_of_possession"] = _proof_of_possession(changes["proof_of_possession"])
         if "token_lifetime" in values and not 60 <= int(values["token_lifetime"]) <= 2592000:
             raise AdminError("token_lifetime must be between 60 and 2592000 seconds")
         if values:
             store.update_resource_server(rs.id, **values)
+            core.invalidate_apis()
         result = store.resource_server_by_id(rs.id)
         assert result is not None
         return result
+
+
+def _proof_of_possession(value: Any) -> dict[str, Any] | None:
+    """Auth0's resource-server setting: `{"mechanism": "dpop", "required": true}` (null removes it)."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, Mapping)
+        or value.get("mechanism") != "dpop"
+        or not isinstance(value.get("required"), bool)
+    ):
+        raise AdminError('proof_of_possession must be {"mechanism": "dpop", "required": true|false}')
+    return {"mechanism": "dpop", "required": value["required"]}
 
 
 # client grants
@@ -442,6 +557,31 @@ def create_role(core: Core, *, name: str, description: str = "", permissions: It
         return role
 
 
+def update_role(
+    core: Core,
+    role_id: str,
+    *,
+    description: str | None = None,
+    permissions: Iterable[tuple[str, str]] | None = None,
+) -> Role:
+    """Change a role's description, and replace its permissions when `permissions` is given."""
+    with core.db.write() as conn:
+        roles = RoleStore(conn)
+        if roles.get(role_id) is None:
+            raise NotFound(f"No role with id {role_id}.")
+        if description is not None:
+            roles.update(role_id, description=description)
+        if permissions is not None:
+            wanted = list(dict.fromkeys(permissions))
+            _check_permissions(ClientStore(conn), wanted)
+            current = roles.permissions(role_id)
+            roles.remove_permissions(role_id, [p for p in current if p not in wanted])
+            roles.add_permissions(role_id, wanted)
+        role = roles.get(role_id)
+        assert role is not None
+        return role
+
+
 def _check_permissions(store: ClientStore, permissions: Iterable[tuple[str, str]]) -> None:
     for audience, name in permissions:
         api = store.resource_server(audience)
@@ -458,3 +598,95 @@ def assign_roles(core: Core, user_id: str, role_ids: Sequence[str]) -> None:
             if roles.get(role_id) is None:
                 raise NotFound(f"No role with id {role_id}.")
         UserStore(conn).assign_roles(user_id, role_ids)
+
+
+# removals and account state (appended for the Management API; the CLI may use them as well)
+def set_blocked(core: Core, user_id: str, blocked: bool) -> User:
+    """Block or unblock a user. Blocking also revokes the user's refresh tokens and browser sessions, so nothing
+    issued before keeps working past the access tokens' own expiry."""
+    from myaccount.store.grants import GrantStore
+    from myaccount.store.sessions import SessionStore
+
+    now = core.clock.now()
+    with core.db.write() as conn:
+        users = UserStore(conn)
+        if users.get(user_id) is None:
+            raise NotFound("The user does not exist.")
+        users.update(user_id, now=now, blocked=blocked)
+        if blocked:
+            GrantStore(conn).revoke_for_user(user_id, now=now)
+            SessionStore(conn).revoke_user_sessions(user_id, now=now)
+        updated = users.get(user_id)
+        assert updated is not None
+        return updated
+
+
+def delete_user(core: Core, user_id: str) -> None:
+    with core.db.write() as conn:
+        if not UserStore(conn).delete(user_id):
+            raise NotFound("The user does not exist.")
+
+
+def remove_roles(core: Core, user_id: str, role_ids: Sequence[str]) -> None:
+    with core.db.write() as conn:
+        users = UserStore(conn)
+        if users.get(user_id) is None:
+            raise NotFound("The user does not exist.")
+        users.remove_roles(user_id, role_ids)
+
+
+def delete_client(core: Core, client_id: str) -> None:
+    """Delete an application; its client grants go with it (foreign key cascade)."""
+    with core.db.write() as conn:
+        store = ClientStore(conn)
+        client = store.get(client_id)
+        if client is None:
+            raise NotFound("The client does not exist.")
+        if client.is_system:
+            raise AdminError("A system client cannot be deleted.")
+        store.delete(client_id)
+
+
+def delete_resource_server(core: Core, id_or_identifier: str) -> None:
+    """Delete an API with the client grants and role permissions that name it. The system APIs stay."""
+    with core.db.write() as conn:
+        store = ClientStore(conn)
+        rs = store.resource_server_by_id(id_or_identifier) or store.resource_server(id_or_identifier)
+        if rs is None:
+            raise NotFound("The resource server does not exist.")
+        if rs.is_system:
+            raise AdminError("A system API cannot be deleted.")
+        for grant in store.grants(audience=rs.identifier):
+            store.delete_grant(grant.id)
+        roles = RoleStore(conn)
+        for role in roles.all():
+            roles.remove_permissions(role.id, [p for p in roles.permissions(role.id) if p[0] == rs.identifier])
+        store.delete_resource_server(rs.id)
+
+
+def delete_client_grant(core: Core, grant_id: str) -> None:
+    with core.db.write() as conn:
+        if not ClientStore(conn).delete_grant(grant_id):
+            raise NotFound("The client grant does not exist.")
+
+
+def rename_role(core: Core, role_id: str, name: str) -> Role:
+    if not name or len(name) > 128:
+        raise AdminError("role name is required (at most 128 characters)")
+    with core.db.write() as conn:
+        roles = RoleStore(conn)
+        if roles.get(role_id) is None:
+            raise NotFound(f"No role with id {role_id}.")
+        other = roles.by_name(name)
+        if other is not None and other.id != role_id:
+            raise Conflict(f"A role named {name} already exists.")
+        roles.update(role_id, name=name)
+        role = roles.get(role_id)
+        assert role is not None
+        return role
+
+
+def delete_role(core: Core, role_id: str) -> None:
+    with core.db.write() as conn:
+        if not RoleStore(conn).delete(role_id):
+            raise NotFound(f"No role with id {role_id}.")

@@ -17,6 +17,7 @@ class Caller:
 
     ip: str | None = None
     user_agent: str | None = None
+    dpop_jkt: str | None = None  # the key of a verified DPoP proof sent with the request (RFC 9449)
 
 
 def record(

@@ -1,7 +1,9 @@
 """The services every use case needs, built once per process from settings: the one place they are wired."""
 
+import hashlib
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from myaccount.actions import Actions, load_actions
@@ -13,10 +15,12 @@ from myaccount.delivery.base import Channel
 from myaccount.delivery.email import SmtpChannel
 from myaccount.delivery.outbox import Outbox
 from myaccount.delivery.sms import HttpSmsChannel
+from myaccount.oauth.dpop import MemoryReplayCache, NonceSource, RedisReplayCache, ReplayCache
 from myaccount.oauth.keyring import KeyRing
 from myaccount.oauth.tokens import TokenService
 from myaccount.policy.rate_limits import Limiter, MemoryLimiter, RedisLimiter
 from myaccount.settings import Settings
+from myaccount.store.clients import ClientStore, ResourceServer
 from myaccount.store.db import Database
 from myaccount.store.migrate import upgrade
 from myaccount.tenant import ensure_system_apis
@@ -38,9 +42,25 @@ class Core:
     email: Channel
     phone: Channel
     actions: Actions
+    dpop_replay: ReplayCache
+    dpop_nonces: NonceSource
+    _apis: dict[str, tuple[float, ResourceServer | None]] = field(default_factory=dict)
 
     def fingerprint(self, value: str, *, purpose: str) -> str:
         return self.sealer.fingerprint(value, purpose=purpose)
+
+    def invalidate_apis(self) -> None:
+        self._apis.clear()
+
+    def api(self, audience: str) -> ResourceServer | None:
+        """An API's settings, cached for a few seconds: the guards consult them on every request."""
+        cached = self._apis.get(audience)
+        if cached is not None and time.monotonic() - cached[0] < 5.0:
+            return cached[1]
+        with self.db.read() as conn:
+            api = ClientStore(conn).resource_server(audience)
+        self._apis[audience] = (time.monotonic(), api)
+        return api
 
 
 def build_core(
@@ -95,6 +115,8 @@ def build_core(
         email=email,
         phone=phone,
         actions=Actions(load_actions(settings.actions_module)),
+        dpop_replay=RedisReplayCache(settings.redis_url) if settings.redis_url else MemoryReplayCache(),
+        dpop_nonces=NonceSource(hashlib.sha256(sealer.fingerprint("nonce", purpose="dpop").encode()).digest()),
     )
 
 

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     auth_session_ttl: timedelta = timedelta(minutes=5)
     recent_auth_window: timedelta = timedelta(minutes=15)
     max_passkeys_per_user: int = 20
+    dpop_require_nonce: bool = False  # RFC 9449 §8/§9: server-provided nonces at the token endpoint and APIs
+    dpop_iat_window_seconds: int = 60
     webauthn_rp_id: str | None = None  # default: the host of public_url
     webauthn_origins: list[str] = Field(default_factory=list)  # default: the public origin
     rate_limits: RateLimitSettings = RateLimitSettings()

@@ -104,6 +104,16 @@ class InvalidToken(OAuthError):
     status = 401
 
 
+class InvalidDpopProof(OAuthError):
+    """RFC 9449 §5: a token request's DPoP proof was refused (or, with `use_dpop_nonce`, needs a nonce)."""
+
+    error = "invalid_dpop_proof"
+
+
+class UseDpopNonce(OAuthError):
+    error = "use_dpop_nonce"
+
+
 class ServerError(OAuthError):
     error = "server_error"
     status = 500

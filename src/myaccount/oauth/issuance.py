@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 from myaccount.audit import Caller, record
 from myaccount.core import Core
 from myaccount.ids import alnum, token
-from myaccount.oauth.errors import AccessDenied, InvalidScope
+from myaccount.oauth.errors import AccessDenied, InvalidRequest, InvalidScope
 from myaccount.policy.scopes import OIDC_SCOPES, api_scopes
 from myaccount.store.clients import Client, ClientStore, ResourceServer
 from myaccount.store.grants import GrantStore, RefreshToken
@@ -115,6 +115,11 @@ def issue_for_user(
         raise InvalidScope("None of the requested scopes can be granted.")
 
     access_claims: dict[str, Any] = dict(extra_access_claims or {})
+    if caller.dpop_jkt:
+        # RFC 9449 §6.1: the token is bound to the proof's key.
+        access_claims["cnf"] = {"jkt": caller.dpop_jkt}
+    elif api is not None and (api.proof_of_possession or {}).get("required"):
+        raise InvalidRequest(f"{api.identifier} accepts only DPoP-bound tokens: send a DPoP proof.")
     if grant_label in ("password", "password-realm"):
         access_claims["gty"] = "password"
     # RFC 9068 §2.2.1: when the user last authenticated (a later second factor counts), for recent-auth checks.
@@ -137,7 +142,7 @@ def issue_for_user(
     )
     body: dict[str, Any] = {
         "access_token": access.token,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if caller.dpop_jkt else "Bearer",
         "expires_in": access.expires_in,
         "scope": scope,
     }
@@ -171,7 +176,9 @@ def issue_for_user(
             auth_time=authn.auth_time,
             mfa_time=authn.mfa_time,
             session_id=authn.session_id,
-            dpop_jkt=None,
+            # RFC 9449 §5: a public client's refresh token is bound to its DPoP key (confidential clients
+            # already prove themselves at every refresh).
+            dpop_jkt=caller.dpop_jkt if client.is_public else None,
             created_at=now,
             expires_at=min(now + settings.refresh_token_idle_ttl, family_expires),
             family_expires_at=family_expires,

@@ -11,7 +11,7 @@ from myaccount.audit import Caller
 from myaccount.core import Core
 from myaccount.oauth.clients import authenticate_client
 from myaccount.oauth.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
-from myaccount.oauth.grants import authorization_code, client_credentials, mfa, password, refresh_token
+from myaccount.oauth.grants import authorization_code, client_credentials, mfa, password, refresh_token, webauthn
 from myaccount.store.clients import Client, ClientStore
 
 __all__ = ["GRANTS", "GrantHandler", "token_request"]
@@ -27,6 +27,7 @@ GRANTS: dict[str, GrantHandler] = {
     mfa.MFA_OTP: mfa.exchange_otp,
     mfa.MFA_OOB: mfa.exchange_oob,
     mfa.MFA_RECOVERY_CODE: mfa.exchange_recovery_code,
+    webauthn.GRANT_TYPE: webauthn.exchange,
 }
 
 

@@ -16,7 +16,7 @@ from myaccount.errors import BadRequest, Problem, RateLimited, UnsupportedMediaT
 from myaccount.my_account.service import MyAccount
 from myaccount.oauth.tokens import AccessClaims
 from myaccount.policy.rate_limits import Decision, Rule
-from myaccount.web.guard import require_token
+from myaccount.web.guard import dpop_nonce_headers, require_token
 from myaccount.web.http import BodyError, caller_of, core_of, read_json
 from myaccount.web.problems import problem_response
 
@@ -93,6 +93,7 @@ def endpoint(scope: str, family: str) -> Callable[[Handler], Callable[[Request],
             if shown is None:
                 shown = _unlimited(core.clock.now().timestamp())
             response.headers.update(_headers(shown))
+            response.headers.update(dpop_nonce_headers(core))
             return response
 
         return run

@@ -1,5 +1,6 @@
 """Token server endpoints: `/oauth/token`, `/oauth/revoke`, `/userinfo`, discovery and JWKS."""
 
+from dataclasses import replace
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -7,14 +8,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from myaccount.errors import Problem
 from myaccount.oauth.clients import authenticate_client
-from myaccount.oauth.errors import InvalidRequest, InvalidToken, OAuthError
+from myaccount.oauth.dpop import DpopError, verify_proof
+from myaccount.oauth.errors import InvalidRequest, OAuthError
 from myaccount.oauth.issuance import REFRESH_PURPOSE, user_claims
 from myaccount.oauth.token_endpoint import GRANTS, token_request
 from myaccount.store.clients import ClientStore
 from myaccount.store.grants import GrantStore
 from myaccount.store.users import UserStore
-from myaccount.web.guard import bearer_token
+from myaccount.web.guard import dpop_nonce_headers, require_token
 from myaccount.web.http import basic_credentials, caller_of, core_of, read_params
 
 __all__ = ["routes"]
@@ -42,13 +45,37 @@ def _strings(params: dict[str, Any]) -> dict[str, str]:
 async def token(request: Request) -> Response:
     params = _strings(await read_params(request))
     core = core_of(request)
+    caller = caller_of(request)
+    proofs = request.headers.getlist("dpop")
+    if proofs:
+        try:
+            proof = verify_proof(
+                proofs[0] if len(proofs) == 1 else ",",
+                method="POST",
+                url=core.settings.origin + "/oauth/token",
+                now=core.clock.now().timestamp(),
+                replay=core.dpop_replay,
+                nonces=core.dpop_nonces,
+                require_nonce=core.settings.dpop_require_nonce,
+                iat_window=core.settings.dpop_iat_window_seconds,
+            )
+        except DpopError as exc:
+            return JSONResponse(
+                {"error": exc.error, "error_description": exc.description},
+                status_code=400,
+                headers={**_NO_STORE, **dpop_nonce_headers(core)},
+            )
+        caller = replace(caller, dpop_jkt=proof.jkt)
     cors_origin = request.scope.get("state", {}).get("cors_origin")
     if cors_origin and params.get("grant_type") in ("password", "http://auth0.com/oauth/grant-type/password-realm"):
         _check_cross_origin_authentication(request, params.get("client_id"), cors_origin)
-    body = await run_in_threadpool(
-        token_request, core, params, basic=basic_credentials(request), caller=caller_of(request)
-    )
-    return JSONResponse(body, headers=_NO_STORE)
+    try:
+        body = await run_in_threadpool(token_request, core, params, basic=basic_credentials(request), caller=caller)
+    except OAuthError as exc:
+        return JSONResponse(
+            exc.body(), status_code=exc.status, headers={**_NO_STORE, **exc.headers(), **dpop_nonce_headers(core)}
+        )
+    return JSONResponse(body, headers={**_NO_STORE, **dpop_nonce_headers(core)})
 
 
 def _check_cross_origin_authentication(request: Request, client_id: str | None, origin: str) -> None:
@@ -86,26 +113,14 @@ async def revoke(request: Request) -> Response:
 
 
 async def userinfo(request: Request) -> Response:
-    """OIDC Core §5.3, for access tokens whose audience includes `{origin}/userinfo`."""
+    """OIDC Core §5.3, for access tokens whose audience includes `{origin}/userinfo` (Bearer or DPoP)."""
     core = core_of(request)
-    raw = bearer_token(request)
-    challenge = 'Bearer realm="myaccount", error="invalid_token"'
-    if raw is None:
-        return JSONResponse(
-            {"error": "invalid_token", "error_description": "Missing bearer token."},
-            status_code=401,
-            headers={"WWW-Authenticate": 'Bearer realm="myaccount"'},
-        )
-    core.keyring.maybe_reload()
     try:
-        claims = core.tokens.verify_access_token(raw, audience=core.settings.userinfo_url)
-    except InvalidToken as exc:
-        return JSONResponse(exc.body(), status_code=401, headers={"WWW-Authenticate": challenge})
-    if "openid" not in claims.scopes:
+        claims = require_token(request, audience=core.settings.userinfo_url, scope="openid")
+    except Problem as exc:
+        error = "insufficient_scope" if exc.status == 403 else "invalid_token"
         return JSONResponse(
-            {"error": "insufficient_scope", "error_description": "The openid scope is required."},
-            status_code=403,
-            headers={"WWW-Authenticate": challenge + ', error="insufficient_scope"'},
+            {"error": error, "error_description": exc.detail}, status_code=exc.status, headers=exc.headers
         )
     with core.db.read() as conn:
         user = UserStore(conn).get(claims.subject)
@@ -113,10 +128,10 @@ async def userinfo(request: Request) -> Response:
         return JSONResponse(
             {"error": "invalid_token", "error_description": "Unknown user."},
             status_code=401,
-            headers={"WWW-Authenticate": challenge},
+            headers={"WWW-Authenticate": 'Bearer realm="myaccount", error="invalid_token"'},
         )
     body = {"sub": user.id, **user_claims(user, claims.scopes)}
-    return JSONResponse(body, headers=_NO_STORE)
+    return JSONResponse(body, headers={**_NO_STORE, **dpop_nonce_headers(core)})
 
 
 async def openid_configuration(request: Request) -> Response:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from myaccount.audit import Caller, record
 from myaccount.core import Core
 from myaccount.oauth import login_policy
-from myaccount.oauth.errors import InvalidGrant, InvalidScope
+from myaccount.oauth.errors import InvalidDpopProof, InvalidGrant, InvalidScope
 from myaccount.oauth.issuance import REFRESH_PURPOSE, Authentication, issue_for_user
 from myaccount.policy.mfa import Verdict
 from myaccount.policy.scopes import split_scope
@@ -98,6 +98,8 @@ def _rotate(
             raise _Reused
         if stored.expires_at <= now or stored.family_expires_at <= now:
             raise InvalidGrant("Unknown or invalid refresh token.")
+        if stored.dpop_jkt and stored.dpop_jkt != caller.dpop_jkt:
+            raise InvalidDpopProof("This refresh token is bound to a DPoP key: send a proof signed with that key.")
         user = UserStore(conn).get(stored.user_id)
         if user is None or user.blocked:
             raise InvalidGrant("user is blocked" if user else "Unknown or invalid refresh token.")
