@@ -1,5 +1,6 @@
 """`create_app(settings)`: the ASGI application, wired from a `Core`. Nothing is built at import time."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,12 +15,26 @@ from myaccount.clock import Clock
 from myaccount.core import Core, build_core
 from myaccount.crypto.passwords import PasswordHashing
 from myaccount.errors import Problem
+from myaccount.lifecycle import purge_forever
 from myaccount.login_flow import LoginFlow
 from myaccount.my_account.service import MyAccount
 from myaccount.oauth.errors import OAuthError
+from myaccount.observability import RequestMiddleware
 from myaccount.settings import Settings
 from myaccount.store.clients import ClientStore
-from myaccount.web import account_page, authenticators, login, management, mfa, my_account, oauth, passkey_api
+from myaccount.web import (
+    account_page,
+    authenticators,
+    connected_accounts,
+    login,
+    management,
+    management_connections,
+    mfa,
+    my_account,
+    oauth,
+    ops,
+    passkey_api,
+)
 from myaccount.web import push as push_api
 from myaccount.web.cors import CorsMiddleware
 from myaccount.web.http import BodyError
@@ -50,24 +65,37 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        core.db.dispose()
+        purger = None
+        if settings.purge_interval_seconds > 0:
+            purger = asyncio.create_task(purge_forever(core, settings.purge_interval_seconds))
+        try:
+            yield
+        finally:
+            if purger is not None:
+                purger.cancel()
+            core.db.dispose()
 
     routes = [
         *oauth.routes,
         *login.routes,
         *my_account.routes,
+        *connected_accounts.routes,
+        *management_connections.routes,
         *management.routes,
         *authenticators.routes,
         *account_page.routes,
         *push_api.routes,
         *mfa.routes,
+        *ops.routes,
         *passkey_api.routes,
         Mount("/static", app=StaticFiles(directory=str(_STATIC)), name="static"),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(CorsMiddleware, own_origin=settings.origin, allowed=allowed_origins)],
+        middleware=[
+            Middleware(RequestMiddleware, access_log=settings.access_log),
+            Middleware(CorsMiddleware, own_origin=settings.origin, allowed=allowed_origins),
+        ],
         exception_handlers={
             Problem: handle_problem,
             OAuthError: handle_oauth,

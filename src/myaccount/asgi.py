@@ -9,6 +9,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from myaccount.app import create_app
+from myaccount.observability import configure_logging
 from myaccount.settings import load_settings
 
 __all__ = ["app_from_env"]
@@ -16,4 +17,6 @@ __all__ = ["app_from_env"]
 
 def app_from_env() -> Starlette:
     config = os.environ.get("MYACCOUNT_CONFIG")
-    return create_app(load_settings(Path(config) if config else None))
+    settings = load_settings(Path(config) if config else None)
+    configure_logging(settings.log_level, json_format=settings.log_json)
+    return create_app(settings)

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from myaccount.clock import Clock
+from myaccount.observability import observe_event
 from myaccount.store.audit import AuditEvent, AuditStore
 
 __all__ = ["Caller", "record"]
@@ -32,6 +33,7 @@ def record(
     description: str = "",
     **details: Any,
 ) -> None:
+    observe_event(type_, outcome, details.get("method_type"))
     AuditStore(conn).record(
         AuditEvent(
             type=type_,

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     sms_provider_url: str | None = None  # POST JSON {to, body, channel}; unset: the development outbox
 
     actions_module: str | None = None
+    purge_interval_seconds: float = 600.0  # 0 switches the scheduled purge off
+    log_level: str = "INFO"
+    log_json: bool = True
+    access_log: bool = True
 
     @field_validator("public_url")
     @classmethod

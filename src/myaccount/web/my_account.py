@@ -15,6 +15,7 @@ from starlette.routing import Route
 from myaccount.errors import BadRequest, Problem, RateLimited, UnsupportedMediaType
 from myaccount.my_account.service import MyAccount
 from myaccount.oauth.tokens import AccessClaims
+from myaccount.observability import RATE_LIMITED
 from myaccount.policy.rate_limits import Decision, Rule
 from myaccount.web.guard import dpop_nonce_headers, require_token
 from myaccount.web.http import BodyError, caller_of, core_of, read_json
@@ -69,6 +70,7 @@ def endpoint(scope: str, family: str) -> Callable[[Handler], Callable[[Request],
                     if shown is None or decision.remaining < shown.remaining or not decision.allowed:
                         shown = decision
                     if not decision.allowed:
+                        RATE_LIMITED.labels(rule.name).inc()
                         raise RateLimited(
                             "Too many requests. Retry later.",
                             headers={"retry-after": str(decision.retry_after)},

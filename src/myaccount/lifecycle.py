@@ -1,0 +1,37 @@
+"""Data lifecycle: expired codes, refresh tokens, sessions, transactions and auth_sessions are purged on a
+schedule, so the store holds only what can still be used (and audit events, which are kept)."""
+
+import asyncio
+import logging
+import random
+
+from starlette.concurrency import run_in_threadpool
+
+from myaccount.core import Core
+from myaccount.store.grants import GrantStore
+from myaccount.store.sessions import SessionStore
+
+__all__ = ["purge_expired", "purge_forever"]
+
+log = logging.getLogger("myaccount.lifecycle")
+
+
+def purge_expired(core: Core) -> int:
+    """Delete what has expired. Idempotent, so several workers or nodes may run it at once."""
+    now = core.clock.now()
+    with core.db.write() as conn:
+        removed = GrantStore(conn).purge(now=now) + SessionStore(conn).purge(now=now)
+    if removed:
+        log.info("purged %d expired rows", removed)
+    return removed
+
+
+async def purge_forever(core: Core, interval: float) -> None:
+    # Jitter spreads the work when many workers start together.
+    await asyncio.sleep(random.uniform(0, interval))  # noqa: S311 - scheduling, not security
+    while True:
+        try:
+            await run_in_threadpool(purge_expired, core)
+        except Exception:
+            log.exception("purge failed")
+        await asyncio.sleep(interval)

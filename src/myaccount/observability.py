@@ -1,0 +1,152 @@
+"""Operations: Prometheus metrics, structured JSON logs with request ids, and the request middleware that feeds
+both. Nothing here ever logs a token, a code, a secret or a query string.
+
+With several worker processes, metrics are aggregated across them when `PROMETHEUS_MULTIPROC_DIR` is set
+(prometheus_client's multiprocess mode; `myaccount serve` sets it).
+"""
+
+import json
+import logging
+import os
+import re
+import secrets
+import sys
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["EVENTS", "RATE_LIMITED", "RequestMiddleware", "configure_logging", "metrics_payload"]
+
+REQUESTS = Counter(
+    "myaccount_http_requests_total", "HTTP requests by route, method and status", ["route", "method", "status"]
+)
+LATENCY = Histogram(
+    "myaccount_http_request_duration_seconds",
+    "HTTP request latency by route",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+EVENTS = Counter(
+    "myaccount_events_total", "Audit events by type and outcome (logins, enrollments, failures)", ["type", "outcome"]
+)
+ENROLLMENTS = Counter(
+    "myaccount_enrollments_total", "My Account enrollments by method type and outcome", ["type", "outcome"]
+)
+LOGINS = Counter("myaccount_logins_total", "Sign-ins and token exchanges by kind and outcome", ["kind", "outcome"])
+RATE_LIMITED = Counter("myaccount_rate_limit_rejections_total", "Requests refused by a rate limit", ["rule"])
+
+# Auth0 log codes that are sign-ins or token exchanges, by kind.
+_LOGIN_KINDS = {
+    "s": "login",
+    "f": "login",
+    "fp": "login",
+    "fu": "login",
+    "ss": "signup",
+    "sepft": "password",
+    "seacft": "authorization_code",
+    "sertft": "refresh_token",
+    "seccft": "client_credentials",
+    "sepkft": "passkey",
+    "gd_auth_succeed": "mfa",
+    "gd_auth_failed": "mfa",
+    "feacft": "authorization_code",
+    "ferrt": "refresh_token",
+    "feccft": "client_credentials",
+}
+
+log = logging.getLogger("myaccount.access")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+
+
+def observe_event(type_: str, outcome: str, method_type: str | None = None) -> None:
+    """Called for every audit event: metrics follow the audit trail, so both always agree."""
+    EVENTS.labels(type_, outcome).inc()
+    if type_.startswith("my_account.enrollment_") and method_type and type_ != "my_account.enrollment_started":
+        ENROLLMENTS.labels(method_type, "success" if type_.endswith("verified") else "failure").inc()
+    kind = _LOGIN_KINDS.get(type_)
+    if kind:
+        LOGINS.labels(kind, outcome).inc()
+
+
+def metrics_payload() -> bytes:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry)
+    return generate_latest()
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key in ("request_id", "method", "route", "path", "status", "duration_ms", "ip"):
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, separators=(",", ":"))
+
+
+def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class RequestMiddleware:
+    """Request ids (`X-Request-Id`, taken from the caller when well formed), metrics and one access-log line."""
+
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else secrets.token_hex(8)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            REQUESTS.labels(template, scope["method"], str(status)).inc()
+            LATENCY.labels(template, scope["method"]).observe(elapsed)
+            if self.access_log and log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                log.info(
+                    "request",
+                    extra={
+                        "request_id": request_id,
+                        "method": scope["method"],
+                        "route": template,
+                        "path": scope["path"][:200],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "ip": client[0] if client else None,
+                    },
+                )
