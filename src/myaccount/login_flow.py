@@ -226,6 +226,9 @@ class LoginFlow:
         with self.core.db.read() as conn:
             method = MethodStore(conn).by_credential_id(credential_id)
             user = UserStore(conn).get(method.user_id) if method else None
+        webauthn_types = ("passkey", "webauthn-roaming", "webauthn-platform")
+        if method is None or method.type not in webauthn_types or not method.confirmed:
+            method = None
         if method is None or user is None or (user_id is not None and user.id != user_id):
             self._audit(caller, "f", txn, None, "Unknown passkey", outcome="failure")
             raise FlowError("This passkey is not registered here. Use another sign-in method.")

@@ -384,6 +384,7 @@ class MyAccount:
             method_id = self._new_mfa(
                 conn, user, MethodType.PUSH, {"ticket_hash": self.core.fingerprint(ticket, purpose="push-ticket")}
             )
+            MethodStore(conn).update(user.id, method_id, credential_id=push.ticket_key(ticket, self.core.fingerprint))
             session = self._open(conn, claims, MethodType.PUSH, method_id, dict(challenge.state))
             self._audit(conn, claims, caller, "enrollment_started", MethodType.PUSH)
         return Enrollment(method_id, {"id": method_id, "auth_session": session, **challenge.public})

@@ -327,4 +327,5 @@ auth_sessions = Table(
     _ts("consumed_at"),
 )
 
+from myaccount.store import connected as _connected  # noqa: E402,F401  (its tables join `metadata`)
 from myaccount.store import push as _push  # noqa: E402,F401  (its tables join `metadata`)
