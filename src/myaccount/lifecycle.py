@@ -4,11 +4,13 @@ schedule, so the store holds only what can still be used (and audit events, whic
 import asyncio
 import logging
 import random
+from datetime import timedelta
 
 from starlette.concurrency import run_in_threadpool
 
 from myaccount.core import Core
 from myaccount.store.grants import GrantStore
+from myaccount.store.push import PushStore
 from myaccount.store.sessions import SessionStore
 
 __all__ = ["purge_expired", "purge_forever"]
@@ -21,6 +23,8 @@ def purge_expired(core: Core) -> int:
     now = core.clock.now()
     with core.db.write() as conn:
         removed = GrantStore(conn).purge(now=now) + SessionStore(conn).purge(now=now)
+        # Answered or expired push challenges are kept a day as evidence, then go.
+        PushStore(conn).prune(before=now - timedelta(days=1))
     if removed:
         log.info("purged %d expired rows", removed)
     return removed
