@@ -18,6 +18,7 @@ from myaccount.errors import Problem
 from myaccount.lifecycle import purge_forever
 from myaccount.login_flow import LoginFlow
 from myaccount.my_account.service import MyAccount
+from myaccount.oauth import key_events
 from myaccount.oauth.errors import OAuthError
 from myaccount.observability import RequestMiddleware
 from myaccount.settings import Settings
@@ -65,14 +66,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        purger = None
+        tasks = []
         if settings.purge_interval_seconds > 0:
-            purger = asyncio.create_task(purge_forever(core, settings.purge_interval_seconds))
+            tasks.append(asyncio.create_task(purge_forever(core, settings.purge_interval_seconds)))
+        if settings.redis_url:
+            tasks.append(asyncio.create_task(key_events.listen(settings.redis_url, core.keyring)))
         try:
             yield
         finally:
-            if purger is not None:
-                purger.cancel()
+            for task in tasks:
+                task.cancel()
             core.db.dispose()
 
     routes = [

@@ -15,6 +15,7 @@ from myaccount.delivery.base import Channel
 from myaccount.delivery.email import SmtpChannel
 from myaccount.delivery.outbox import Outbox
 from myaccount.delivery.sms import HttpSmsChannel
+from myaccount.oauth import key_events
 from myaccount.oauth.dpop import MemoryReplayCache, NonceSource, RedisReplayCache, ReplayCache
 from myaccount.oauth.keyring import KeyRing
 from myaccount.oauth.tokens import TokenService
@@ -77,6 +78,7 @@ def build_core(
     sealer = Sealer.from_config(secret)
     if migrate:
         upgrade(db)
+    redis_url = settings.redis_url
     keyring = KeyRing(
         db,
         sealer,
@@ -84,6 +86,7 @@ def build_core(
         overlap=settings.signing_key_overlap,
         refresh_seconds=5.0,
         generate=generate_key or generate_rsa,
+        on_change=(lambda event: key_events.publish(redis_url, event)) if redis_url else None,
     )
     keyring.ensure()
     ensure_system_apis(db, settings, now=clock.now())

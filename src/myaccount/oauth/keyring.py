@@ -9,6 +9,7 @@ a kid it does not know, so a rotation or revocation on one node is seen by all.
 """
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,8 +46,10 @@ class KeyRing:
         overlap: timedelta,
         refresh_seconds: float = 5.0,
         generate: Callable[[], KeyMaterial] = generate_rsa,
+        on_change: Callable[[str], None] | None = None,
     ) -> None:
         self._generate = generate
+        self._on_change = on_change
         self._db = db
         self._sealer = sealer
         self._clock = clock
@@ -89,6 +92,7 @@ class KeyRing:
             store.set_state(promoted.kid, "current", activated_at=now)
             store.add(self._record(fresh, "next", now=now))
         self.load()
+        self._changed("rotated")
         return promoted.kid
 
     def revoke(self, kid: str) -> None:
@@ -102,6 +106,14 @@ class KeyRing:
                 raise ValueError("rotate before revoking the current signing key")
             store.set_state(kid, "revoked", revoked_at=self._clock.now())
         self.load()
+        self._changed("revoked")
+
+    def _changed(self, event: str) -> None:
+        if self._on_change is not None:
+            try:
+                self._on_change(event)
+            except Exception:
+                logging.getLogger("myaccount.keys").warning("could not announce a signing-key change", exc_info=True)
 
     def records(self) -> list[KeyRecord]:
         with self._db.read() as conn:
