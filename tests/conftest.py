@@ -23,8 +23,10 @@ TEST_SECRET = "dGVzdC1zZWNyZXQta2V5LWZvci1teWFjY291bnQtdGVzdHMtb25seQ"
 
 
 @pytest.fixture(scope="session")
-def databases(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> DatabasePool:
-    return DatabasePool(tmp_path_factory.mktemp("db"), worker_id)
+def databases(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[DatabasePool]:
+    pool = DatabasePool(tmp_path_factory.mktemp("db"), worker_id)
+    yield pool
+    pool.close()
 
 
 @pytest.fixture(scope="session")

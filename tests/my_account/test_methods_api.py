@@ -1,5 +1,6 @@
 import base64
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -342,3 +343,19 @@ def test_known_authenticator_gets_name_and_icon(me: Me, client: TestClient) -> N
     icon = client.get(f"/authenticators/{google}/icon.svg")
     assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/")
     assert client.get("/authenticators/00000000-0000-0000-0000-000000000000/icon.svg").status_code == 404
+
+
+def test_unreachable_redis_fails_open_for_rate_limits(make_settings: Any, make_core: Any) -> None:
+    from myaccount.app import create_app
+
+    settings = make_settings(redis_url="redis://127.0.0.1:1/0")
+    core = make_core(settings)
+    from tests.support.tenant import make_tenant
+
+    other = make_tenant(core)
+    client = TestClient(create_app(settings, core=core), base_url="http://localhost")
+    me = Me(client, me_token(client, other, core))
+    password_id = me.methods()[0]["id"]
+    response = me.patch(f"/authentication-methods/{quote(password_id, safe='')}", {})
+    assert response.status_code == 200
+    assert client.get("/readyz").status_code == 503

@@ -28,6 +28,15 @@ class DatabasePool:
         self._template: Path | None = None
         self._pg_url: str | None = None
         self._counter = 0
+        self._created: str | None = None
+
+    def close(self) -> None:
+        """Drop the PostgreSQL database this worker made."""
+        if self.server_url and self._created:
+            admin = create_engine(normalize_url(self.server_url), isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self._created}" WITH (FORCE)'))
+            admin.dispose()
 
     @property
     def backend(self) -> str:
@@ -52,7 +61,10 @@ class DatabasePool:
     def _fresh_pg(self) -> str:
         assert self.server_url is not None
         if self._pg_url is None:
-            name = f"myaccount_test_{self.worker}"
+            # One name per test run and worker, so that two runs on one server never clean each other's tables.
+            run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:12]
+            name = f"myaccount_test_{run}_{self.worker}"
+            self._created = name
             admin = create_engine(normalize_url(self.server_url), isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

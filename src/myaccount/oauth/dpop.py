@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import struct
 import threading
 import time
@@ -86,16 +87,28 @@ class MemoryReplayCache:
 
 
 class RedisReplayCache:
-    """`SET key 1 NX EX ttl`: exactly one node sees a given jti first."""
+    """`SET key 1 NX EX ttl`: exactly one node sees a given jti first.
+
+    If Redis cannot be reached, this process's own memory keeps refusing replays to this node (logged), rather
+    than refusing every DPoP request: /readyz reports the outage.
+    """
 
     def __init__(self, url: str, *, prefix: str = "myaccount:dpop:") -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
+        self._fallback = MemoryReplayCache()
 
     def first_use(self, key: str, ttl_seconds: int) -> bool:
-        return bool(self._redis.set(self._prefix + key, b"1", nx=True, ex=ttl_seconds))
+        import redis
+
+        local = self._fallback.first_use(key, ttl_seconds)
+        try:
+            return bool(self._redis.set(self._prefix + key, b"1", nx=True, ex=ttl_seconds)) and local
+        except redis.RedisError:
+            logging.getLogger("myaccount.dpop").warning("replay cache unavailable; checking this node only")
+            return local
 
 
 class NonceSource:

@@ -4,6 +4,7 @@ Every response carries `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratel
 `retry-after`. Errors are `{type, status, title, detail, validation_errors?}` as `application/json`.
 """
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -66,15 +67,21 @@ def endpoint(scope: str, family: str) -> Callable[[Handler], Callable[[Request],
             try:
                 claims = require_token(request, audience=core.settings.my_account_audience, scope=scope)
                 for rule, key in _rules(request, family):
-                    decision = core.limiter.take(rule, key or claims.subject)
+                    try:
+                        decision = core.limiter.take(rule, key or claims.subject)
+                    except Exception:
+                        # The limiter's store (Redis) is unreachable: serve rather than fail every request;
+                        # /readyz reports the outage, and the failure is logged.
+                        logging.getLogger("myaccount.ratelimit").warning("rate limiter unavailable", exc_info=True)
+                        continue
                     if shown is None or decision.remaining < shown.remaining or not decision.allowed:
                         shown = decision
                     if not decision.allowed:
                         RATE_LIMITED.labels(rule.name).inc()
-                        raise RateLimited(
-                            "Too many requests. Retry later.",
-                            headers={"retry-after": str(decision.retry_after)},
-                        )
+                        headers = {"retry-after": str(decision.retry_after)}
+                        if rule.name == "me-tenant":
+                            headers["x-auth0-error-kind"] = "global-rate-limit"
+                        raise RateLimited("Too many requests. Retry later.", headers=headers)
                 if shown is None:
                     shown = _unlimited(core.clock.now().timestamp())
                 response = await handler(request, claims, _service(request))
