@@ -11,7 +11,15 @@ from myaccount.audit import Caller
 from myaccount.core import Core
 from myaccount.oauth.clients import authenticate_client
 from myaccount.oauth.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
-from myaccount.oauth.grants import authorization_code, client_credentials, mfa, password, refresh_token, webauthn
+from myaccount.oauth.grants import (
+    authorization_code,
+    client_credentials,
+    mfa,
+    password,
+    refresh_token,
+    token_vault,
+    webauthn,
+)
 from myaccount.store.clients import Client, ClientStore
 
 __all__ = ["GRANTS", "GrantHandler", "token_request"]
@@ -28,6 +36,7 @@ GRANTS: dict[str, GrantHandler] = {
     mfa.MFA_OOB: mfa.exchange_oob,
     mfa.MFA_RECOVERY_CODE: mfa.exchange_recovery_code,
     webauthn.GRANT_TYPE: webauthn.exchange,
+    token_vault.GRANT_TYPE: token_vault.exchange,
 }
 
 

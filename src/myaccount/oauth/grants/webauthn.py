@@ -79,6 +79,7 @@ def exchange(core: Core, client: Client, params: Mapping[str, str], caller: Call
             user_id=user.id,
             client_id=client.client_id,
             connection=DATABASE_CONNECTION,
+            signup=signed_in.signed_up,
             description="Successful login with a passkey"
             if not verdict.mfa_required
             else "Passkey accepted; MFA required",
