@@ -16,6 +16,7 @@ from myaccount.core import Core
 from myaccount.ids import alnum, token
 from myaccount.oauth import pkce
 from myaccount.oauth.grants.authorization_code import CODE_PURPOSE
+from myaccount.policy.abuse import Abuse
 from myaccount.policy.scopes import split_scope
 from myaccount.store.clients import Client, ClientStore
 from myaccount.store.grants import AuthorizationCode, GrantStore
@@ -209,9 +210,13 @@ def load_transaction(core: Core, txn_id: str | None) -> LoginTransaction | None:
 
 def check_password(core: Core, identifier: str, password: str, caller: Caller, *, client_id: str) -> User | None:
     """The login form's check. Unknown users cost one argon2 verify too (no timing oracle)."""
+    abuse = Abuse(core)
+    abuse.check_login(caller, identifier, client_id=client_id)  # raises TooManyAttempts
     with core.db.read() as conn:
         user = UserStore(conn).by_login(identifier) if identifier and len(identifier) <= 320 else None
     ok = core.passwords.verify(user.password_hash if user else None, password[:1024])
+    if not ok:
+        abuse.failed_login(caller, identifier, user_id=user.id if user else None, client_id=client_id)
     if user is None or not ok or user.blocked:
         with core.db.write() as conn:
             record(

@@ -29,6 +29,17 @@ class RateLimitSettings(BaseModel):
     code_attempt_per_seconds: float = 60.0
     login_ip_capacity: int = 50
     login_ip_per_seconds: float = 60.0
+    # Attack protection, as Auth0's: failed logins per account and IP, codes sent, enrollments started, sign-ups.
+    failed_login_capacity: int = 10
+    failed_login_per_seconds: float = 900.0
+    code_send_capacity: int = 5
+    code_send_per_seconds: float = 900.0
+    code_send_ip_capacity: int = 30
+    code_send_ip_per_seconds: float = 900.0
+    enrollment_start_capacity: int = 10
+    enrollment_start_per_seconds: float = 300.0
+    signup_ip_capacity: int = 20
+    signup_ip_per_seconds: float = 3600.0
 
 
 class Settings(BaseSettings):
@@ -64,6 +75,7 @@ class Settings(BaseSettings):
     max_passkeys_per_user: int = 20
     dpop_require_nonce: bool = False  # RFC 9449 §8/§9: server-provided nonces at the token endpoint and APIs
     dpop_iat_window_seconds: int = 60
+    account_page_dpop: bool = False  # the account page binds its tokens with DPoP (config.json "dpop")
     webauthn_rp_id: str | None = None  # default: the host of public_url
     webauthn_origins: list[str] = Field(default_factory=list)  # default: the public origin
     rate_limits: RateLimitSettings = RateLimitSettings()
@@ -78,6 +90,8 @@ class Settings(BaseSettings):
 
     actions_module: str | None = None
     purge_interval_seconds: float = 600.0  # 0 switches the scheduled purge off
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (a load balancer), as IPs or CIDR networks.
+    trusted_proxies: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = True
     access_log: bool = True

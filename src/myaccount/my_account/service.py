@@ -8,7 +8,7 @@ the session and stores the method in one transaction.
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ from myaccount import auth_sessions
 from myaccount.audit import Caller, record
 from myaccount.core import Core
 from myaccount.delivery.base import DeliveryError, Message
-from myaccount.errors import BadRequest, Conflict, FieldError, NotFound, ReauthenticationRequired
+from myaccount.errors import BadRequest, Conflict, FieldError, NotFound, RateLimited, ReauthenticationRequired
 from myaccount.ids import alnum
 from myaccount.methods import authenticators
 from myaccount.methods.base import FieldProblem, MethodError, MethodType, Subject
@@ -30,6 +30,7 @@ from myaccount.methods.totp import Totp
 from myaccount.my_account.factors import enabled_factors, enabled_types
 from myaccount.my_account.wire import PRIMARY, password_method, to_wire
 from myaccount.oauth.tokens import AccessClaims
+from myaccount.policy.abuse import Abuse, TooManyAttempts
 from myaccount.store.methods import MethodRecord, MethodStore
 from myaccount.store.tenant import TenantSettingsStore
 from myaccount.store.users import User, UserStore
@@ -195,6 +196,10 @@ class MyAccount:
                 name = sorted(extra)[0]
                 raise _invalid(f"Unexpected property: {name}", f"/{name}")
         self._require_recent(claims)
+        abuse = Abuse(self.core)
+        self._limited(lambda: abuse.enrollment_start(caller, claims.subject))
+        if type_ in (MethodType.EMAIL, MethodType.PHONE):
+            self._limited(lambda: abuse.code_send(caller, claims.subject))
         with self.core.db.read() as conn:
             factor = _FACTOR_OF_TYPE.get(type_)
             if factor is not None and not enabled_factors(conn).get(factor, False):
@@ -212,6 +217,13 @@ class MyAccount:
         if type_ == MethodType.PUSH:
             return self._start_push(claims, caller)
         raise _invalid(f"Enrollment of {type_} is not supported.", "/type")
+
+    @staticmethod
+    def _limited(check: Callable[[], None]) -> None:
+        try:
+            check()
+        except TooManyAttempts as exc:
+            raise RateLimited(exc.detail, headers={"retry-after": str(exc.retry_after)}) from exc
 
     def _open(self, conn: Connection, claims: AccessClaims, type_: str, method_id: str, state: dict[str, Any]) -> str:
         return auth_sessions.open_session(

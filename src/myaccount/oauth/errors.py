@@ -96,6 +96,13 @@ class TooManyRequests(OAuthError):
     error = "too_many_attempts"
     status = 429
 
+    def __init__(self, description: str = "", *, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
+
 
 class InvalidToken(OAuthError):
     """A bearer token that fails verification (RFC 6750 §3.1)."""

@@ -10,7 +10,7 @@ from functools import partial
 from myaccount.audit import Caller
 from myaccount.core import Core
 from myaccount.oauth.clients import authenticate_client
-from myaccount.oauth.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from myaccount.oauth.errors import InvalidRequest, TooManyRequests, UnauthorizedClient, UnsupportedGrantType
 from myaccount.oauth.grants import (
     authorization_code,
     client_credentials,
@@ -20,6 +20,7 @@ from myaccount.oauth.grants import (
     token_vault,
     webauthn,
 )
+from myaccount.policy.abuse import TooManyAttempts
 from myaccount.store.clients import Client, ClientStore
 
 __all__ = ["GRANTS", "GrantHandler", "token_request"]
@@ -59,4 +60,7 @@ def token_request(
         )
     if grant_type not in client.grant_types:
         raise UnauthorizedClient(f"Grant type '{grant_type}' not allowed for the client.")
-    return handler(core, client, params, caller)
+    try:
+        return handler(core, client, params, caller)
+    except TooManyAttempts as exc:
+        raise TooManyRequests(exc.detail, retry_after=exc.retry_after) from exc

@@ -35,7 +35,9 @@ class Decision:
 
 
 class Limiter(Protocol):
-    def take(self, rule: Rule, key: str) -> Decision: ...
+    def take(self, rule: Rule, key: str, *, cost: int = 1) -> Decision:
+        """Take `cost` tokens if the bucket has them. `cost=0` only looks: allowed while a token is left."""
+        ...
 
     def reset(self) -> None: ...
 
@@ -53,16 +55,16 @@ class MemoryLimiter:
         self._lock = threading.Lock()
         self._max_keys = max_keys
 
-    def take(self, rule: Rule, key: str) -> Decision:
+    def take(self, rule: Rule, key: str, *, cost: int = 1) -> Decision:
         now = time.time()
         bucket_key = f"{rule.name}:{key}"
         rate = rule.capacity / rule.per_seconds
         with self._lock:
             tokens, stamp = self._buckets.get(bucket_key, (float(rule.capacity), now))
             tokens = min(float(rule.capacity), tokens + (now - stamp) * rate)
-            allowed = tokens >= 1
+            allowed = tokens >= max(cost, 1)
             if allowed:
-                tokens -= 1
+                tokens -= cost
             if len(self._buckets) >= self._max_keys and bucket_key not in self._buckets:
                 # Full buckets carry no information: drop them to bound memory.
                 self._buckets = {k: v for k, v in self._buckets.items() if v[0] < rule.capacity - 1}
@@ -77,6 +79,7 @@ class MemoryLimiter:
 _LUA = """
 local capacity = tonumber(ARGV[1])
 local rate = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
@@ -84,8 +87,8 @@ local tokens = tonumber(state[1]) or capacity
 local stamp = tonumber(state[2]) or now
 tokens = math.min(capacity, tokens + (now - stamp) * rate)
 local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
+if tokens >= math.max(cost, 1) then
+  tokens = tokens - cost
   allowed = 1
 end
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'stamp', now)
@@ -104,9 +107,9 @@ class RedisLimiter:
         self._script = self._redis.register_script(_LUA)
         self._prefix = prefix
 
-    def take(self, rule: Rule, key: str) -> Decision:
+    def take(self, rule: Rule, key: str, *, cost: int = 1) -> Decision:
         rate = rule.capacity / rule.per_seconds
-        allowed, tokens, now = self._script(keys=[f"{self._prefix}{rule.name}:{key}"], args=[rule.capacity, rate])
+        allowed, tokens, now = self._script(keys=[f"{self._prefix}{rule.name}:{key}"], args=[rule.capacity, rate, cost])
         return _decision(rule, float(tokens), bool(int(allowed)), float(now))
 
     def reset(self) -> None:

@@ -23,6 +23,7 @@ from myaccount.login_flow import FlowError, LoginFlow, Step
 from myaccount.methods.base import MethodError
 from myaccount.methods.otp import normalize_email
 from myaccount.mfa import CodeCheckFailed, MfaError, SecondFactors
+from myaccount.policy.abuse import Abuse, TooManyAttempts
 from myaccount.store.clients import ClientStore
 from myaccount.store.sessions import LoginSession, LoginTransaction
 from myaccount.web.http import BodyError, caller_of, core_of, form_value, read_json
@@ -283,7 +284,12 @@ async def login_page(request: Request) -> Response:
         return _forbidden(request)
     username, password = form_value(form, "username"), form_value(form, "password")
     caller = caller_of(request)
-    user = await run_in_threadpool(login.check_password, core, username, password, caller, client_id=txn.client_id)
+    try:
+        user = await run_in_threadpool(login.check_password, core, username, password, caller, client_id=txn.client_id)
+    except TooManyAttempts as exc:
+        response = await _render_login(request, txn, username, error=exc.detail, status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     if user is None:
         return await _render_login(request, txn, username, error="Wrong email or password.", status=400)
     await run_in_threadpool(_flow(request).first_factor, txn, user, amr=("pwd",), mfa=False)
@@ -331,6 +337,10 @@ async def passkey_login(request: Request) -> Response:
     flow = _flow(request)
     caller = caller_of(request)
     try:
+        Abuse(core_of(request)).check_login(caller, None, client_id=txn.client_id)
+    except TooManyAttempts as exc:
+        return JSONResponse({"error": exc.detail}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
+    try:
         user, _method = await run_in_threadpool(
             flow.passkey_assertion, txn, body.get("credential"), caller, key="passkey_login"
         )
@@ -367,9 +377,12 @@ async def signup_options(request: Request) -> Response:
     except MethodError:
         return JSONResponse({"error": "Enter a valid email address."}, status_code=400)
     try:
+        Abuse(core_of(request)).signup(caller_of(request))
         options = await run_in_threadpool(
             _flow(request).signup_options, txn, email=address, name=(name or "").strip()[:300] or None
         )
+    except TooManyAttempts as exc:
+        return JSONResponse({"error": exc.detail}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
     except FlowError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     return JSONResponse({"publicKey": options})
@@ -426,7 +439,10 @@ async def mfa_page(request: Request) -> Response:
         pending = txn.state.get("mfa_pending") or {}
         if pending.get("method_id") != chosen.method_id:
             try:
+                Abuse(core_of(request)).code_send(caller_of(request), user.id)
                 state = await factors.send_code(factors.method(user.id, chosen.method_id))
+            except TooManyAttempts as exc:
+                error = exc.detail
             except MfaError as exc:
                 error = exc.detail
             else:

@@ -9,11 +9,12 @@ from starlette.routing import Route
 from myaccount import auth_sessions
 from myaccount.mfa import MfaError, SecondFactors
 from myaccount.oauth.clients import authenticate_client
-from myaccount.oauth.errors import InvalidRequest, OAuthError
+from myaccount.oauth.errors import InvalidRequest, OAuthError, TooManyRequests
 from myaccount.oauth.grants.mfa import load_mfa_session
+from myaccount.policy.abuse import Abuse, TooManyAttempts
 from myaccount.store.clients import ClientStore
 from myaccount.web.guard import bearer_token
-from myaccount.web.http import basic_credentials, core_of, read_params
+from myaccount.web.http import basic_credentials, caller_of, core_of, read_params
 
 __all__ = ["routes"]
 
@@ -72,7 +73,10 @@ async def challenge(request: Request) -> Response:
         }
     else:
         try:
+            Abuse(core).code_send(caller_of(request), user_id)
             entry = {"code": await factors.send_code(method, channel=params.get("oob_channel"))}
+        except TooManyAttempts as exc:
+            raise TooManyRequests(exc.detail, retry_after=exc.retry_after) from exc
         except MfaError as exc:
             raise OAuthError(exc.detail) from exc
         body["binding_method"] = "prompt"

@@ -15,6 +15,8 @@ from starlette.routing import Route
 from myaccount import passkey_api
 from myaccount.audit import Caller
 from myaccount.core import Core
+from myaccount.oauth.errors import TooManyRequests
+from myaccount.policy.abuse import Abuse, TooManyAttempts
 from myaccount.web.http import basic_credentials, caller_of, core_of, read_params
 
 __all__ = ["routes"]
@@ -34,6 +36,10 @@ async def _answer(request: Request, use_case: UseCase) -> Response:
 
 async def register(request: Request) -> Response:
     """https://auth0.com/docs/api/authentication/passkey/register (contracts §6.1)."""
+    try:
+        Abuse(core_of(request)).signup(caller_of(request))
+    except TooManyAttempts as exc:
+        raise TooManyRequests(exc.detail, retry_after=exc.retry_after) from exc
     return await _answer(request, passkey_api.signup_challenge)
 
 

@@ -12,6 +12,7 @@ from myaccount.core import Core
 from myaccount.oauth import login_policy
 from myaccount.oauth.errors import InvalidGrant, InvalidRequest, OAuthError
 from myaccount.oauth.issuance import Authentication, issue_for_user
+from myaccount.policy.abuse import Abuse
 from myaccount.policy.scopes import split_scope
 from myaccount.store.clients import Client
 from myaccount.store.users import UserStore
@@ -45,9 +46,13 @@ def exchange(
         raise InvalidRequest("Missing required parameter: realm")
     if realm and realm != DATABASE_CONNECTION:
         raise InvalidRequest(f"Unknown realm: {realm}")
+    abuse = Abuse(core)
+    abuse.check_login(caller, username, client_id=client.client_id)
     with core.db.read() as conn:
         user = UserStore(conn).by_login(username)
     ok = core.passwords.verify(user.password_hash if user else None, password)
+    if not ok:
+        abuse.failed_login(caller, username, user_id=user.id if user else None, client_id=client.client_id)
     label = "password-realm" if grant_type == PASSWORD_REALM else "password"
     if user is None or not ok:
         with core.db.write() as conn:

@@ -20,6 +20,7 @@ from myaccount.oauth import login_policy
 from myaccount.oauth.errors import InvalidRequest
 from myaccount.oauth.issuance import Authentication, issue_for_user, resolve_api
 from myaccount.passkey_api import DATABASE_CONNECTION, GRANT_TYPE
+from myaccount.policy.abuse import Abuse
 from myaccount.policy.scopes import split_scope
 from myaccount.store.clients import Client, ClientStore
 from myaccount.store.users import UserStore
@@ -30,6 +31,7 @@ _NOT_OBJECT = '"authn_response" must be of type object'
 
 
 def exchange(core: Core, client: Client, params: Mapping[str, str], caller: Caller) -> dict[str, object]:
+    Abuse(core).check_login(caller, None, client_id=client.client_id)
     auth_session = params.get("auth_session")
     if not auth_session:
         raise InvalidRequest("Missing required parameter: auth_session")
