@@ -40,6 +40,7 @@ from myaccount.web import push as push_api
 from myaccount.web.cors import CorsMiddleware
 from myaccount.web.http import BodyError
 from myaccount.web.problems import handle_body, handle_http, handle_oauth, handle_problem, handle_unexpected
+from myaccount.web.proxy import ProxyHeadersMiddleware
 
 __all__ = ["create_app"]
 
@@ -96,6 +97,7 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies),
             Middleware(RequestMiddleware, access_log=settings.access_log),
             Middleware(CorsMiddleware, own_origin=settings.origin, allowed=allowed_origins),
         ],
