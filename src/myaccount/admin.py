@@ -100,8 +100,9 @@ def check_user(*, email: str | None, username: str | None = None, user_id: str |
     if email is not None:
         _check_email(email)
     if user_id is not None:
-        if not re.match(r"^[A-Za-z0-9_-]+\|[A-Za-z0-9_.-]{1,200}$", user_id):
-            if not re.match(r"^[A-Za-z0-9_.-]{1,200}$", user_id):
+        # The stored id (`provider|id`) has at most 100 characters.
+        if not re.match(r"^[A-Za-z0-9_-]{1,20}\|[A-Za-z0-9_.-]{1,79}$", user_id):
+            if not re.match(r"^[A-Za-z0-9_.-]{1,94}$", user_id):
                 raise AdminError(f"'{user_id}' is not a valid user id")
             user_id = f"auth0|{user_id}"
     return user_id
@@ -348,14 +349,23 @@ def rotate_client_secret(core: Core, client_id: str) -> str:
 
 # APIs
 def _scope_list(scopes: Iterable[Mapping[str, str] | str]) -> list[dict[str, str]]:
+    if isinstance(scopes, str | bytes) or not isinstance(scopes, Iterable):
+        raise AdminError("scopes must be a list")
     out: list[dict[str, str]] = []
     for item in scopes:
-        value, description = (
-            (item, "") if isinstance(item, str) else (item.get("value", ""), item.get("description", ""))
-        )
-        if not _SCOPE_VALUE.match(value):
+        if isinstance(item, str):
+            value, description = item, ""
+        elif isinstance(item, Mapping):
+            value, description = item.get("value", ""), item.get("description", "")
+        else:
+            raise AdminError("each scope must be a string or {value, description}")
+        if not isinstance(value, str) or not _SCOPE_VALUE.match(value):
             raise AdminError(f"'{value}' is not a valid scope value")
+        if not isinstance(description, str) or len(description) > 500:
+            raise AdminError(f"the description of '{value}' must be a string of at most 500 characters")
         out.append({"value": value, "description": description or value})
+    if len({s["value"] for s in out}) != len(out):
+        raise AdminError("scope values must be unique")
     return out
 
 
@@ -427,12 +437,14 @@ def check_resource_server(
         raise AdminError("signing_alg must be RS256")
     if token_dialect not in ("access_token", "access_token_authz"):
         raise AdminError("token_dialect must be access_token or access_token_authz")
-    if not 60 <= token_lifetime <= 2592000:
+    if not isinstance(token_lifetime, int) or not 60 <= token_lifetime <= 2592000:
         raise AdminError("token_lifetime must be between 60 and 2592000 seconds")
+    if name is not None and (not isinstance(name, str) or not 0 < len(name) <= 200):
+        raise AdminError("name must be 1 to 200 characters")
     return ResourceServer(
         id=f"rs_{secrets.token_hex(8)}",
         identifier=identifier,
-        name=name or identifier,
+        name=name or identifier[:200],
         scopes=_scope_list(scopes),
         signing_alg=signing_alg,
         token_lifetime=token_lifetime,
@@ -456,6 +468,8 @@ def update_resource_server(core: Core, id_or_identifier: str, changes: Mapping[s
             sta = _subject_policies(changes["subject_type_authorization"], current=rs.subject_type_authorization)
             if rs.identifier == core.settings.my_account_audience and sta["client"]["policy"] != "deny_all":
                 raise AdminError("The My Account API's client access policy is fixed at deny_all.")
+            if rs.identifier == core.settings.management_audience:
+                raise AdminError("The Management API's access policies cannot be changed.")
             values["subject_type_authorization"] = sta
         if rs.is_system:
             disallowed = set(changes) - {"subject_type_authorization", "token_lifetime", "name", "proof_of_possession"}
@@ -475,8 +489,16 @@ def update_resource_server(core: Core, id_or_identifier: str, changes: Mapping[s
             values["scopes"] = _scope_list(changes["scopes"])
         if "proof_of_possession" in changes:
             values["proof_of_possession"] = _proof_of_possession(changes["proof_of_possession"])
-        if "token_lifetime" in values and not 60 <= int(values["token_lifetime"]) <= 2592000:
+        lifetime = values.get("token_lifetime", 60)
+        if not isinstance(lifetime, int) or isinstance(lifetime, bool) or not 60 <= lifetime <= 2592000:
             raise AdminError("token_lifetime must be between 60 and 2592000 seconds")
+        if values.get("token_dialect", "access_token") not in ("access_token", "access_token_authz"):
+            raise AdminError("token_dialect must be access_token or access_token_authz")
+        if "name" in values and (not isinstance(values["name"], str) or not 0 < len(values["name"]) <= 200):
+            raise AdminError("name must be 1 to 200 characters")
+        for flag in ("allow_offline_access", "enforce_policies", "skip_consent_for_verifiable_first_party_clients"):
+            if flag in values and not isinstance(values[flag], bool):
+                raise AdminError(f"{flag} must be true or false")
         if values:
             store.update_resource_server(rs.id, **values)
             core.invalidate_apis()

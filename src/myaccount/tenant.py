@@ -46,6 +46,11 @@ MANAGEMENT_SCOPES.update(
         "delete:guardian_enrollments": "Delete users' MFA enrollments",
         "read:guardian_enrollments": "Read users' MFA enrollments",
         "read:role_members": "Read role members",
+        "create:role_members": "Add members to roles",
+        "delete:role_members": "Remove members from roles",
+        "read:client_keys": "Read client secrets",
+        "update:client_keys": "Rotate client secrets",
+        "read:logs_users": "Read users' logs",
     }
 )
 

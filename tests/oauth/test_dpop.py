@@ -205,3 +205,19 @@ def test_userinfo_with_dpop(client: TestClient, tenant: Tenant, core: Core) -> N
     proof = key.proof("GET", "http://localhost/userinfo", access_token=token, iat=core.clock.now().timestamp())
     response = client.get("/userinfo", headers={"Authorization": f"DPoP {token}", "DPoP": proof})
     assert response.status_code == 200 and response.json()["sub"] == tenant.user.id
+
+
+def test_client_credentials_with_proof(client: TestClient, tenant: Tenant, core: Core) -> None:
+    key = DpopKey()
+    response = client.post(
+        "/oauth/token",
+        headers={"DPoP": key.proof("POST", TOKEN_URL, iat=core.clock.now().timestamp())},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": tenant.m2m.client_id,
+            "client_secret": tenant.m2m_secret,
+            "audience": tenant.api,
+        },
+    )
+    assert response.status_code == 200 and response.json()["token_type"] == "DPoP"
+    assert jwt.decode(response.json()["access_token"], options={"verify_signature": False})["cnf"]["jkt"] == key.jkt

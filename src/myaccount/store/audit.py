@@ -1,5 +1,6 @@
 """Audit events: every token issued, login, enrollment, change and failure, queryable like Auth0's tenant logs."""
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -11,6 +12,8 @@ from myaccount.store.schema import audit_events
 from myaccount.timefmt import as_utc
 
 __all__ = ["AuditEvent", "AuditStore"]
+
+_SEQUENCE = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +35,9 @@ class AuditStore:
         self._conn = conn
 
     def record(self, event: AuditEvent, *, now: datetime) -> str:
-        # Sortable ids: time first, then randomness (Auth0 log ids also sort by time).
-        event_id = f"{int(now.timestamp() * 1000):015d}{alnum(12)}"
+        # Sortable ids: time, then a per-process sequence (order within a millisecond), then randomness so that
+        # nodes never collide (Auth0 log ids also sort by time).
+        event_id = f"{int(now.timestamp() * 1000):015d}{next(_SEQUENCE) % 1_000_000:06d}{alnum(10)}"
         self._conn.execute(
             insert(audit_events).values(
                 id=event_id,

@@ -43,13 +43,18 @@ def exchange(core: Core, client: Client, params: Mapping[str, str], caller: Call
             )
         raise
     scope = " ".join(sorted(decision.granted))
+    extra: dict[str, object] = {"gty": "client-credentials"}
+    if caller.dpop_jkt:
+        extra["cnf"] = {"jkt": caller.dpop_jkt}  # RFC 9449 §6.1: bound to the proof's key
+    elif (api.proof_of_possession or {}).get("required"):
+        raise InvalidRequest(f"{api.identifier} accepts only DPoP-bound tokens: send a DPoP proof.")
     access = core.tokens.access_token(
         subject=f"{client.client_id}@clients",
         audience=api.identifier,
         client_id=client.client_id,
         scope=scope,
         ttl=timedelta(seconds=api.token_lifetime),
-        extra={"gty": "client-credentials"},
+        extra=extra,
     )
     with core.db.write() as conn:
         record(
@@ -62,4 +67,5 @@ def exchange(core: Core, client: Client, params: Mapping[str, str], caller: Call
             audience=api.identifier,
             scope=scope,
         )
-    return {"access_token": access.token, "token_type": "Bearer", "expires_in": access.expires_in, "scope": scope}
+    token_type = "DPoP" if caller.dpop_jkt else "Bearer"
+    return {"access_token": access.token, "token_type": token_type, "expires_in": access.expires_in, "scope": scope}
