@@ -30,7 +30,13 @@ _Handler = Callable[[argparse.Namespace], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["authenticator"]:
+        # The push-notification device: a separate tool with its own options, that needs no server settings.
+        from myaccount import authenticator
+
+        return authenticator.main(arguments[1:])
+    args = _parser().parse_args(arguments)
     handler: _Handler = args.handler
     try:
         return handler(args)
@@ -457,6 +463,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--role-id", required=True)
 
     connections_cli.add_parser(commands)
+    commands.add_parser(
+        "authenticator",
+        help="the push-notification device: enroll from a QR URI, list and approve or reject sign-ins",
+        description="Run `myaccount authenticator --help` for its own commands.",
+        add_help=False,
+    )
 
     keys = group("keys", "signing keys")
     command(keys, "list", _keys_list, "list signing keys", json_output=True)
