@@ -239,3 +239,37 @@ def test_demo_follows_the_origin(make_settings: Callable[..., Settings], make_co
     with moved.db.read() as conn:
         spa = ClientStore(conn).get(demo.SPA_CLIENT_ID)
     assert spa is not None and spa.callbacks == ["http://localhost:9000/account/callback"]
+
+
+def test_serve_with_tls(tmp_path: Path) -> None:
+    from tests.support.tls import make_certificates
+
+    certs = make_certificates(tmp_path / "tls")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*CLI, "serve", "--port", str(port), "--tls-cert", str(certs.cert_file), "--tls-key", str(certs.key_file)],
+            cwd=tmp_path,
+            env=clean_environment(),
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                response = httpx.get(
+                    f"https://localhost:{port}/.well-known/openid-configuration", verify=certs.ssl_context(), timeout=2
+                )
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert response.json()["issuer"] == f"https://localhost:{port}/"
+        with pytest.raises(httpx.TransportError):  # plain HTTP is not served on that port
+            httpx.get(f"http://localhost:{port}/healthz", timeout=2).raise_for_status()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
-from myaccount import admin, connections_cli, demo, serve, tenant_file
+from myaccount import admin, connections_cli, demo, serve, tenant_file, transfer
 from myaccount.core import Core, build_core
 from myaccount.settings import Settings, load_settings
 from myaccount.store.clients import Client, ClientStore
@@ -98,7 +98,7 @@ def _table(rows: list[list[str]]) -> None:
 def _serve(args: argparse.Namespace) -> int:
     config = _config(args)
     data = tenant_file.load(args.tenant) if args.tenant else None  # a broken file stops us before anything runs
-    settings = serve.serving_settings(config, port=args.port)
+    settings = serve.serving_settings(config, port=args.port, tls=bool(args.tls_cert))
     core = build_core(settings)
     try:
         if data is not None:
@@ -114,7 +114,48 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         core.db.dispose()  # the workers open their own connections
     print()
-    return serve.run(settings, host=args.host, port=args.port, workers=args.workers, config=config)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("myaccount: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    return serve.run(
+        settings,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        config=config,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
+
+
+def _export(args: argparse.Namespace) -> int:
+    with _core(args) as core:
+        document = transfer.export_tenant(core)
+    text = json.dumps(document, indent=1, default=_json_default)
+    if args.file is None:
+        print(text)
+    else:
+        args.file.write_text(text)
+        os.chmod(args.file, 0o600)  # sealed, but still the tenant: keep it private
+        counts = {name: len(rows) for name, rows in document["tables"].items() if rows}
+        print(f"exported to {args.file}: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    try:
+        document = json.loads(args.file.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"myaccount: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    with _core(args) as core:
+        try:
+            counts = transfer.import_tenant(core, document)
+        except transfer.TransferError as exc:
+            print(f"myaccount: {exc}", file=sys.stderr)
+            return 2
+    print("imported: " + ", ".join(f"{n} {name}" for name, n in counts.items() if n))
+    return 0
 
 
 def _indent(text: str) -> str:
@@ -375,6 +416,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--tenant", type=Path, metavar="FILE", help="tenant file (JSON or TOML) to apply at start")
     p.add_argument("--demo", action="store_true", help="create the demo tenant and print how to use it")
+    p.add_argument("--tls-cert", type=Path, metavar="PEM", help="serve HTTPS with this certificate (chain)")
+    p.add_argument("--tls-key", type=Path, metavar="PEM", help="the certificate's private key")
 
     command(commands, "migrate", _migrate, "create or upgrade the database schema")
     command(commands, "demo", _demo, "create the demo tenant (idempotent) and print how to use it")
@@ -462,6 +505,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--user-id", required=True)
     p.add_argument("--role-id", required=True)
 
+    p = commands.add_parser("export", help="write the tenant as JSON (backups, moving between databases)")
+    p.add_argument("file", nargs="?", type=Path, help="output file (default: standard output)")
+    p.set_defaults(handler=_export)
+    p = commands.add_parser("import", help="load a tenant export into a fresh database (same secret key)")
+    p.add_argument("file", type=Path)
+    p.set_defaults(handler=_import)
     connections_cli.add_parser(commands)
     commands.add_parser(
         "authenticator",

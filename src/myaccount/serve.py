@@ -22,11 +22,12 @@ ASGI_TARGET = "myaccount.asgi:app_from_env"
 STOP_TIMEOUT = 30  # seconds a worker gets to finish its requests before it is killed (Kubernetes' default grace)
 
 
-def serving_settings(config: Path | None, *, port: int) -> Settings:
-    """Settings as configured; the public origin defaults to `http://localhost:{port}` rather than port 8000."""
+def serving_settings(config: Path | None, *, port: int, tls: bool = False) -> Settings:
+    """Settings as configured; the public origin defaults to `http(s)://localhost:{port}` rather than port 8000."""
     settings = load_settings(config)
     if "public_url" not in settings.model_fields_set:
-        settings = load_settings(config, public_url=f"http://localhost:{port}")
+        scheme = "https" if tls else "http"
+        settings = load_settings(config, public_url=f"{scheme}://localhost:{port}")
     return settings
 
 
@@ -46,7 +47,16 @@ def _default_stop_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def run(settings: Settings, *, host: str, port: int, workers: int, config: Path | None) -> int:
+def run(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    config: Path | None,
+    tls_cert: Path | None = None,
+    tls_key: Path | None = None,
+) -> int:
     """Serve until SIGINT or SIGTERM; returns granian's exit status (0 after a clean shutdown)."""
     os.environ.update(worker_environment(settings, config))
     os.register_at_fork(after_in_child=_default_stop_signals)
@@ -60,6 +70,8 @@ def run(settings: Settings, *, host: str, port: int, workers: int, config: Path 
         factory=True,
         log_access=False,
         workers_kill_timeout=STOP_TIMEOUT,
+        ssl_cert=tls_cert,
+        ssl_key=tls_key,
     )
     try:
         server.serve()
