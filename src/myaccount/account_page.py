@@ -11,6 +11,12 @@ would. So the server gives it nothing but an application and its settings:
 
 Both are asserted at every start, idempotently, like the system APIs (`tenant.py`). Callbacks, origins and
 logout URLs an administrator added are kept; the page's own callback follows `public_url`.
+
+DPoP (RFC 9449): `"dpop": true` in the configuration makes the page bind its tokens to a non-extractable
+WebCrypto key (`static/dpop.js`). It is there when `settings.account_page_dpop` is on, or when the caller says
+so: `page_uses_dpop(core)` is also true when the My Account API requires DPoP (`proof_of_possession.required`),
+since the page would get no token at all otherwise. Without DPoP the key is left out, so the configuration of
+a page that does not use it is unchanged.
 """
 
 from typing import Any
@@ -30,6 +36,7 @@ __all__ = [
     "find_account_page_client",
     "page_config",
     "page_scope",
+    "page_uses_dpop",
 ]
 
 ACCOUNT_PAGE_NAME = "MyAccount account page"
@@ -132,13 +139,22 @@ def _ensure(core: Core) -> Client:
         return client
 
 
-def page_config(settings: Settings, client_id: str) -> dict[str, Any]:
+def page_uses_dpop(core: Core) -> bool:
+    """Whether the page should bind its tokens with DPoP: the setting, or a My Account API that requires it."""
+    if core.settings.account_page_dpop:
+        return True
+    api = core.api(core.settings.my_account_audience)
+    return bool(api is not None and (api.proof_of_possession or {}).get("required"))
+
+
+def page_config(settings: Settings, client_id: str, *, dpop: bool = False) -> dict[str, Any]:
     """What `/account/config.json` tells the page: whom to sign in with and what to ask for.
 
-    The same keys serve a copy of the page on another origin, with that origin's `redirect_uri`.
+    The same keys serve a copy of the page on another origin, with that origin's `redirect_uri`. `dpop` (or
+    `settings.account_page_dpop`) adds `"dpop": true`; see `page_uses_dpop`.
     """
     origin = settings.origin
-    return {
+    config: dict[str, Any] = {
         "domain": origin.split("://", 1)[1],
         "origin": origin,
         "issuer": settings.issuer,
@@ -148,3 +164,6 @@ def page_config(settings: Settings, client_id: str) -> dict[str, Any]:
         "redirect_uri": page_url(settings),
         "tenant_name": settings.tenant_name,
     }
+    if dpop or settings.account_page_dpop:
+        config["dpop"] = True
+    return config

@@ -105,7 +105,8 @@ def require_token(request: Request, *, audience: str, scope: str | None) -> Acce
             proof = verify_proof(
                 proofs[0] if len(proofs) == 1 else ("," if proofs else None),
                 method=request.method,
-                url=core.settings.origin + request.url.path,
+                url=core.settings.origin
+                + (request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1"),
                 now=core.clock.now().timestamp(),
                 replay=core.dpop_replay,
                 nonces=core.dpop_nonces,

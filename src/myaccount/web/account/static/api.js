@@ -1,5 +1,6 @@
-// The My Account API (/me/v1) over fetch with the bearer token, as Auth0's SPA SDK calls it: enrollment
-// answers 202 with a Location header, and the verify URL is `${Location}/verify`.
+// The My Account API (/me/v1) over fetch with the access token (Bearer, or DPoP with a proof: see `Auth.send`),
+// as Auth0's SPA SDK calls it: enrollment answers 202 with a Location header, and the verify URL is
+// `${Location}/verify`.
 
 export const RECENT_AUTH_REQUIRED = "A0E-403-0010";
 export const INSUFFICIENT_SCOPE = "A0E-403-0002";
@@ -59,11 +60,14 @@ export class MyAccountApi {
   async request(method, url, body, { retried = false } = {}) {
     const token = await this.auth.accessToken();
     if (!token) throw new ApiError({ status: 401, kind: "signed_out" });
-    const headers = { Authorization: `Bearer ${token}`, Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const init = { method, headers: { Accept: "application/json" } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
     let response;
     try {
-      response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await this.auth.send(url, init, token);
     } catch {
       throw new ApiError({ kind: "network" });
     }

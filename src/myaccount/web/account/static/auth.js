@@ -3,6 +3,11 @@
 // Tokens live in sessionStorage: they survive a reload and the round trip to the login page in this tab, and
 // vanish with it. (Auth0's SPA SDK keeps them in memory by default and falls back to a hidden iframe, which a
 // server that forbids framing, as ours does, cannot serve.) The refresh token rotates at every use.
+//
+// When config.json says `"dpop": true`, the tokens are DPoP-bound (RFC 9449, see dpop.js): every token request
+// carries a proof, and `send` presents the access token as `Authorization: DPoP` with a proof per call.
+
+import { Dpop, dpopSupported } from "./dpop.js";
 
 const TOKENS = "myaccount.account.tokens";
 const TRANSACTION = "myaccount.account.transaction";
@@ -61,6 +66,9 @@ export class Auth {
     this.config = config;
     this.tokens = read(TOKENS);
     this.refreshing = null;
+    // Without WebCrypto or IndexedDB the page asks for plain bearer tokens; an API that insists on DPoP then
+    // refuses them, and the page says so.
+    this.dpop = config.dpop === true && dpopSupported() ? new Dpop(config.client_id) : null;
   }
 
   get signedIn() {
@@ -97,6 +105,8 @@ export class Auth {
     });
     if (prompt) params.set("prompt", prompt);
     if (loginHint) params.set("login_hint", loginHint);
+    // RFC 9449 §10: the code may be redeemed only with a proof from this key.
+    if (this.dpop) params.set("dpop_jkt", await this.dpop.thumbprint());
     location.assign(`${this.config.origin}/authorize?${params}`);
   }
 
@@ -133,13 +143,15 @@ export class Auth {
   }
 
   async tokenRequest(params) {
+    const url = `${this.config.origin}/oauth/token`;
+    const init = {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
+      body: new URLSearchParams({ client_id: this.config.client_id, ...params }),
+    };
     let response;
     try {
-      response = await fetch(`${this.config.origin}/oauth/token`, {
-        method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded", Accept: "application/json" },
-        body: new URLSearchParams({ client_id: this.config.client_id, ...params }),
-      });
+      response = await (this.dpop ? this.dpop.fetch(url, init) : fetch(url, init));
     } catch {
       throw new AuthError("network");
     }
@@ -154,6 +166,7 @@ export class Auth {
       refresh_token: body.refresh_token ?? this.tokens?.refresh_token ?? null,
       id_token: body.id_token ?? this.tokens?.id_token ?? null,
       scope: body.scope ?? "",
+      token_type: body.token_type ?? "Bearer",
       expires_at: Date.now() + (Number(body.expires_in) || 0) * 1000,
     };
     write(TOKENS, this.tokens);
@@ -169,6 +182,16 @@ export class Auth {
     if (!this.tokens) return null;
     if (Date.now() < this.tokens.expires_at - EARLY_SECONDS * 1000) return this.tokens.access_token;
     return (await this.refresh()) ? this.tokens.access_token : null;
+  }
+
+  /** `fetch` with the access token `token`: DPoP-bound tokens with a proof, others as Bearer (RFC 6750). */
+  send(url, init, token) {
+    if (this.dpop && /^dpop$/i.test(this.tokens?.token_type ?? "")) {
+      return this.dpop.fetch(url, init, { accessToken: token });
+    }
+    const headers = new Headers(init.headers);
+    headers.set("Authorization", `Bearer ${token}`);
+    return fetch(url, { ...init, headers });
   }
 
   /**
@@ -209,6 +232,13 @@ export class Auth {
         });
       } catch {
         // The session still ends below; an unrevoked token expires on its own.
+      }
+    }
+    if (this.dpop) {
+      try {
+        await this.dpop.forget(); // tokens bound to it die with it; the next sign-in makes a new key
+      } catch {
+        // Nothing more to do: the tokens are forgotten already.
       }
     }
     const params = new URLSearchParams({ client_id: this.config.client_id, returnTo: this.redirectUri });
