@@ -5,6 +5,7 @@ errors about the client or redirect URI are shown, never redirected (an open red
 everything else is redirected back with `error`, `error_description` and `state`.
 """
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -64,6 +65,7 @@ class AuthorizeRequest:
     login_hint: str | None
     screen_hint: str | None
     acr_values: str | None = None
+    dpop_jkt: str | None = None  # RFC 9449 §10: the code is bound to this DPoP key
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +146,11 @@ def validate_authorize(core: Core, params: Mapping[str, list[str]]) -> tuple[Aut
             with core.db.read() as conn:
                 if ClientStore(conn).resource_server(audience) is None:
                     raise AuthorizeError("access_denied", f"Service not found: {audience}", redirect=True)
+        dpop_jkt = _one(params, "dpop_jkt")
+        if dpop_jkt is not None and not re.fullmatch(r"[A-Za-z0-9_-]{43}", dpop_jkt):
+            raise AuthorizeError(
+                "invalid_request", "dpop_jkt must be a JWK SHA-256 thumbprint (RFC 7638).", redirect=True
+            )
         scope = _one(params, "scope") or "openid"
         if len(scope) > 2000:
             raise AuthorizeError("invalid_scope", "scope is too long.", redirect=True)
@@ -163,6 +170,7 @@ def validate_authorize(core: Core, params: Mapping[str, list[str]]) -> tuple[Aut
                 login_hint=_one(params, "login_hint"),
                 screen_hint=_one(params, "screen_hint"),
                 acr_values=_one(params, "acr_values"),
+                dpop_jkt=dpop_jkt,
             ),
             client,
         )
@@ -330,7 +338,7 @@ def issue_code(
                 mfa_time=session.mfa_time,
                 created_at=now,
                 expires_at=now + core.settings.authorization_code_ttl,
-                claims=claims or None,
+                claims=({**(claims or {}), "dpop_jkt": req.dpop_jkt} if req.dpop_jkt else claims) or None,
             )
         )
         SessionStore(conn).touch_login_session(session.id, now=now)

@@ -21,6 +21,7 @@ import httpx2 as httpx
 import jwt
 import pytest
 from playwright.sync_api import Page, Response, expect
+from starlette.testclient import TestClient
 
 from myaccount import admin
 from myaccount.account_page import page_config, page_uses_dpop
@@ -398,3 +399,12 @@ def test_unsupported_browser_falls_back_to_bearer_and_explains(tab: Tab, same_or
     expect(notice).to_contain_text("accepts only DPoP-bound tokens")
     token_requests = [e for e in traffic.exchanges() if e.path == "/oauth/token"]
     assert len(token_requests) == 1 and token_requests[0].proof is None and token_requests[0].status == 400
+
+
+def test_config_turns_dpop_on_when_the_api_requires_it(core: Core, client: TestClient) -> None:
+
+    assert "dpop" not in client.get("/account/config.json").json()
+    admin.update_resource_server(
+        core, core.settings.my_account_audience, {"proof_of_possession": {"mechanism": "dpop", "required": True}}
+    )
+    assert client.get("/account/config.json").json()["dpop"] is True

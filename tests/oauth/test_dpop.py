@@ -221,3 +221,31 @@ def test_client_credentials_with_proof(client: TestClient, tenant: Tenant, core:
     )
     assert response.status_code == 200 and response.json()["token_type"] == "DPoP"
     assert jwt.decode(response.json()["access_token"], options={"verify_signature": False})["cnf"]["jkt"] == key.jkt
+
+
+def test_authorization_code_bound_with_dpop_jkt(client: TestClient, tenant: Tenant, core: Core) -> None:
+    key = DpopKey()
+    verifier = new_verifier()
+    code = login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+        extra={"dpop_jkt": key.jkt},
+    )
+    body = {
+        "grant_type": "authorization_code",
+        "client_id": tenant.spa.client_id,
+        "code": code,
+        "code_verifier": verifier,
+        "redirect_uri": tenant.redirect_uri,
+    }
+    now = core.clock.now().timestamp()
+    other = client.post("/oauth/token", data=body, headers={"DPoP": DpopKey().proof("POST", TOKEN_URL, iat=now)})
+    assert other.status_code == 400 and other.json()["error"] == "invalid_grant"
+    none = client.post("/oauth/token", data=body)
+    assert none.status_code == 400
+    same = client.post("/oauth/token", data=body, headers={"DPoP": key.proof("POST", TOKEN_URL, iat=now)})
+    assert same.status_code == 200 and same.json()["token_type"] == "DPoP"

@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from myaccount.account_page import ensure_account_page_client, find_account_page_client, page_config
+from myaccount.account_page import ensure_account_page_client, find_account_page_client, page_config, page_uses_dpop
 from myaccount.store.clients import ClientStore
 from myaccount.web.http import core_of
 
@@ -104,19 +104,20 @@ async def page(request: Request) -> Response:
 async def config(request: Request) -> Response:
     core = core_of(request)
 
-    def load() -> str | None:
+    def load() -> tuple[str | None, bool]:
         with core.db.read() as conn:
             client = find_account_page_client(ClientStore(conn))
-        return client.client_id if client else None
+        # The page binds its tokens with DPoP when the tenant says so or the My Account API requires it.
+        return (client.client_id if client else None), page_uses_dpop(core)
 
-    client_id = await run_in_threadpool(load)
+    client_id, dpop = await run_in_threadpool(load)
     if client_id is None:
         return JSONResponse(
             {"error": "not_configured", "error_description": "The account page's application is missing."},
             status_code=503,
             headers={"Cache-Control": "no-store"},
         )
-    return JSONResponse(page_config(core.settings, client_id), headers={"Cache-Control": "no-store"})
+    return JSONResponse(page_config(core.settings, client_id, dpop=dpop), headers={"Cache-Control": "no-store"})
 
 
 def _static() -> Mount:

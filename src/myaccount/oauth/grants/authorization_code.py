@@ -82,6 +82,10 @@ def _exchange(
                 raise InvalidGrant("Failed to verify code verifier")
         elif client.is_public:
             raise InvalidGrant("Public clients must use PKCE")
+        bound_key = (stored.claims or {}).get("dpop_jkt")
+        if bound_key and bound_key != caller.dpop_jkt:
+            # RFC 9449 §10: a code requested with dpop_jkt is redeemed only with a proof by that key.
+            raise InvalidGrant("This authorization code is bound to a DPoP key: send a proof signed with it.")
         user = UserStore(conn).get(stored.user_id)
         if user is None or user.blocked:
             raise InvalidGrant("user is blocked" if user else "Invalid authorization code")
