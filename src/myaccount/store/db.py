@@ -43,6 +43,9 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
+            if self.is_sqlite:
+                # Reads run in SQLite's autocommit mode: no BEGIN/ROLLBACK round trip around each request.
+                conn = conn.execution_options(myaccount_read=True)
             yield conn
 
     @contextmanager
@@ -70,5 +73,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("myaccount_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("myaccount_read", False):
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("myaccount_write", False) else "BEGIN")
