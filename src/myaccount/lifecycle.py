@@ -9,6 +9,7 @@ from datetime import timedelta
 from starlette.concurrency import run_in_threadpool
 
 from myaccount.core import Core
+from myaccount.store.connected import ConnectRequestStore
 from myaccount.store.grants import GrantStore
 from myaccount.store.push import PushStore
 from myaccount.store.sessions import SessionStore
@@ -25,6 +26,7 @@ def purge_expired(core: Core) -> int:
         removed = GrantStore(conn).purge(now=now) + SessionStore(conn).purge(now=now)
         # Answered or expired push challenges are kept a day as evidence, then go.
         PushStore(conn).prune(before=now - timedelta(days=1))
+        removed += ConnectRequestStore(conn).purge(before=now - timedelta(days=1))
     if removed:
         log.info("purged %d expired rows", removed)
     return removed
