@@ -34,8 +34,12 @@ class Database:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if parsed.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = StaticPool
+            else:
+                # As many connections as the threadpool has threads, so no request waits for one.
+                kwargs.update(pool_size=40, max_overflow=10)
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            # pool_recycle instead of a ping per checkout: the ping cost a round trip on every request.
+            kwargs.update(pool_size=20, max_overflow=20, pool_recycle=1800)
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from myaccount.store.schema import authentication_methods
 from myaccount.timefmt import as_utc
@@ -36,16 +36,25 @@ def _record(row: Mapping[Any, Any]) -> MethodRecord:
     return MethodRecord(**values)
 
 
+# Built once: listing a user's methods is the API's hottest query.
+_FOR_USER = (
+    select(authentication_methods)
+    .where(authentication_methods.c.user_id == bindparam("user_id"))
+    .order_by(authentication_methods.c.created_at, authentication_methods.c.id)
+)
+_FOR_USER_AND_TYPE = _FOR_USER.where(authentication_methods.c.type == bindparam("type"))
+
+
 class MethodStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def list(self, user_id: str, *, type_: str | None = None) -> list[MethodRecord]:
-        query = select(authentication_methods).where(authentication_methods.c.user_id == user_id)
-        if type_:
-            query = query.where(authentication_methods.c.type == type_)
-        query = query.order_by(authentication_methods.c.created_at, authentication_methods.c.id)
-        return [_record(r) for r in self._conn.execute(query).mappings()]
+        if type_ is None:
+            rows = self._conn.execute(_FOR_USER, {"user_id": user_id})
+        else:
+            rows = self._conn.execute(_FOR_USER_AND_TYPE, {"user_id": user_id, "type": type_})
+        return [_record(r) for r in rows.mappings()]
 
     def get(self, user_id: str, method_id: str) -> MethodRecord | None:
         query = select(authentication_methods).where(

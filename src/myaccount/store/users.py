@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
 from myaccount.store.schema import identities, password_history, role_permissions, user_permissions, user_roles, users
 from myaccount.timefmt import as_utc
@@ -57,6 +57,10 @@ def _user(row: Mapping[Any, Any]) -> User:
     return User(**data)
 
 
+# Built once: the hot lookups skip statement construction and cache-key work on every request.
+_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+
+
 def normalize_email(email: str | None) -> str | None:
     return email.strip().lower() if email else None
 
@@ -66,7 +70,7 @@ class UserStore:
         self._conn = conn
 
     def get(self, user_id: str) -> User | None:
-        row = self._conn.execute(select(users).where(users.c.id == user_id)).mappings().first()
+        row = self._conn.execute(_BY_ID, {"user_id": user_id}).mappings().first()
         return _user(row) if row else None
 
     def by_email(self, email: str) -> User | None:
