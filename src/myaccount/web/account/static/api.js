@@ -108,4 +108,41 @@ export class MyAccountApi {
   async remove(id) {
     await this.request("DELETE", this.methodUrl(id));
   }
+
+  // --- connected accounts ---------------------------------------------------------------------------------
+  /** Every item of a paginated list (`next` is the cursor for `from`). */
+  async list(path, key) {
+    const items = [];
+    let cursor = null;
+    for (let page = 0; page < 50; page += 1) {
+      const url = new URL(`${this.base}${path}`);
+      if (cursor) url.searchParams.set("from", cursor);
+      const { body } = await this.request("GET", url.toString());
+      items.push(...(body?.[key] ?? []));
+      cursor = body?.next;
+      if (!cursor) break;
+    }
+    return items;
+  }
+
+  async connections() {
+    return this.list("/connected-accounts/connections", "connections");
+  }
+
+  async connectedAccounts() {
+    return this.list("/connected-accounts/accounts", "accounts");
+  }
+
+  /** Open a connect request: resolves {auth_session, connect_uri, connect_params: {ticket}, expires_in}. */
+  async connect(body) {
+    return (await this.request("POST", `${this.base}/connected-accounts/connect`, body)).body;
+  }
+
+  async completeConnect(body) {
+    return (await this.request("POST", `${this.base}/connected-accounts/complete`, body)).body;
+  }
+
+  async disconnect(id) {
+    await this.request("DELETE", `${this.base}/connected-accounts/accounts/${encodeURIComponent(id)}`);
+  }
 }

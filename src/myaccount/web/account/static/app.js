@@ -4,6 +4,7 @@
 
 import { ApiError, MyAccountApi } from "./api.js";
 import { Auth } from "./auth.js";
+import { finishConnect, isConnectCallback, renderConnected, startConnect, takeConnectCallback } from "./connected.js";
 import { canEnroll, enroll } from "./enroll.js";
 import { describe } from "./errors.js";
 import { t } from "./i18n.js";
@@ -28,6 +29,11 @@ async function loadConfig() {
 function focusKey(element) {
   if (!element || !app.contains(element) || element === app) return null;
   if (element.dataset.enroll) return `[data-enroll="${CSS.escape(element.dataset.enroll)}"]`;
+  if (element.dataset.connect) return `[data-connect="${CSS.escape(element.dataset.connect)}"]`;
+  const account = element.closest("li.connected-account");
+  if (account && element.dataset.action) {
+    return `li.connected-account[data-account-id="${CSS.escape(account.dataset.accountId)}"] [data-action="${element.dataset.action}"]`;
+  }
   const row = element.closest("li.method");
   if (row && element.dataset.action) {
     return `li.method[data-method-id="${CSS.escape(row.dataset.methodId)}"] [data-action="${element.dataset.action}"]`;
@@ -37,6 +43,8 @@ function focusKey(element) {
 
 function operationLabel(operation) {
   if (operation.kind === "delete") return t("op.delete", { name: operation.name });
+  if (operation.kind === "connect") return t("op.connect", { name: operation.connection });
+  if (operation.kind === "disconnect") return t("op.disconnect", { name: operation.name });
   return t(`op.enroll.${operation.type}`);
 }
 
@@ -47,6 +55,11 @@ class Page {
     this.api = new MyAccountApi(config, this.auth);
     this.methods = [];
     this.factors = [];
+    // Connected accounts load when the user opens the section (or comes back from connecting one), so the
+    // page's start costs the API no more than the sign-in methods.
+    this.connectedShown = false;
+    this.connections = []; // null when they couldn't be loaded
+    this.accounts = [];
     this.iconBase = `${STATIC}/icons`;
   }
 
@@ -98,7 +111,10 @@ class Page {
   render() {
     this.showSession();
     const restore = focusKey(document.activeElement);
-    app.replaceChildren(...renderMethods(this, { methods: this.methods, factors: this.factors }));
+    app.replaceChildren(
+      ...renderMethods(this, { methods: this.methods, factors: this.factors }),
+      renderConnected(this, { shown: this.connectedShown, connections: this.connections, accounts: this.accounts }),
+    );
     app.setAttribute("aria-busy", "false");
     document.documentElement.dataset.ready = "signed-in";
     if (restore) focus(app.querySelector(restore));
@@ -108,13 +124,65 @@ class Page {
   async reload() {
     app.setAttribute("aria-busy", "true");
     try {
-      const [methods, factors] = await Promise.all([this.api.methods(), this.api.factors()]);
+      const [methods, factors, connected] = await Promise.all([
+        this.api.methods(),
+        this.api.factors(),
+        this.loadConnected(),
+      ]);
       this.methods = methods;
       this.factors = factors;
+      [this.connections, this.accounts] = connected;
       this.render();
     } finally {
       app.setAttribute("aria-busy", "false");
     }
+  }
+
+  /** [connections, accounts]; a failure other than a lost session leaves the sign-in methods usable. */
+  async loadConnected() {
+    if (!this.connectedShown) return [this.connections, this.accounts];
+    try {
+      return await Promise.all([this.api.connections(), this.api.connectedAccounts()]);
+    } catch (error) {
+      if (error instanceof ApiError && (error.kind === "signed_out" || error.status === 401)) throw error;
+      return [null, []];
+    }
+  }
+
+  async showConnected(button) {
+    this.connectedShown = true;
+    button.disabled = true;
+    try {
+      await this.reload();
+    } catch (error) {
+      this.connectedShown = false;
+      button.disabled = false;
+      await this.handle(error, null, button);
+      return;
+    }
+    focus(document.getElementById("connected-title"));
+  }
+
+  /** Back from a provider: finish connecting the account and say how it went. */
+  async connectReturned(callback) {
+    let outcome;
+    try {
+      outcome = await finishConnect(this, callback);
+    } catch (error) {
+      if (error instanceof ApiError && (error.kind === "signed_out" || error.status === 401)) await this.sessionEnded(null, null);
+      else this.fail(error);
+      return;
+    }
+    if (outcome.kind === "connected") {
+      await this.done({ message: t("connected.done", { name: outcome.name }), fallback: "#connected-title" });
+      return;
+    }
+    const again = outcome.connection && this.connections?.some((c) => c.name === outcome.connection);
+    const actions = again
+      ? [{ label: t("action.retry"), onClick: () => this.perform({ kind: "connect", connection: outcome.connection }, null) }]
+      : [];
+    const notice = notify(outcome.message, { kind: "error", title: t("connected.error.title"), details: outcome.details ?? [], actions });
+    focus(notice.querySelector(".notice-title") ?? notice);
   }
 
   status(message) {
@@ -195,6 +263,10 @@ class Page {
     try {
       if (operation.kind === "enroll") {
         await enroll(this, operation.type, { trigger, body: operation.body ?? null });
+      } else if (operation.kind === "connect") {
+        await startConnect(this, operation.connection);
+      } else if (operation.kind === "disconnect") {
+        await this.disconnect(operation);
       } else if (operation.kind === "delete") {
         await this.api.remove(operation.id);
         await this.done({
@@ -205,6 +277,17 @@ class Page {
     } catch (error) {
       await this.handle(error, error?.resume ?? operation, trigger);
     }
+  }
+
+  async disconnect(operation) {
+    try {
+      await this.api.disconnect(operation.id);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error;
+      await this.done({ message: t("connected.gone", { name: operation.name }), fallback: "#connected-title" });
+      return;
+    }
+    await this.done({ message: t("connected.disconnected", { name: operation.name }), fallback: "#connected-title" });
   }
 
   async handle(error, operation, trigger) {
@@ -302,7 +385,10 @@ async function main() {
     page.auth.signOut();
   });
   let resume = null;
-  if (Auth.isCallback(location.href)) {
+  let connectCallback = null;
+  if (isConnectCallback(location.href)) {
+    connectCallback = takeConnectCallback(location.href);
+  } else if (Auth.isCallback(location.href)) {
     try {
       resume = await page.auth.handleCallback(location.href);
     } catch (error) {
@@ -313,8 +399,10 @@ async function main() {
   }
   if (!page.auth.signedIn) {
     page.renderSignedOut();
+    if (connectCallback) notify(t("connected.error.signed_out"), { kind: "warning", title: t("connected.error.title") });
     return;
   }
+  page.connectedShown = Boolean(connectCallback) || resume?.kind === "connect" || resume?.kind === "disconnect";
   try {
     await page.reload();
   } catch (error) {
@@ -327,7 +415,9 @@ async function main() {
     fatal(describe(error).message, describe(error).details);
     return;
   }
-  if (resume) {
+  if (connectCallback) {
+    await page.connectReturned(connectCallback);
+  } else if (resume) {
     await page.perform(resume, null, { note: t("reauth.resuming", { action: operationLabel(resume) }) });
   } else {
     focus(document.getElementById("page-title"));

@@ -21,7 +21,7 @@ export class AuthError extends Error {
   }
 }
 
-function randomString(bytes = 32) {
+export function randomString(bytes = 32) {
   return base64url(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
@@ -31,7 +31,7 @@ function base64url(bytes) {
   return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-async function s256(verifier) {
+export async function s256(verifier) {
   return base64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
 }
 
@@ -110,9 +110,10 @@ export class Auth {
     location.assign(`${this.config.origin}/authorize?${params}`);
   }
 
-  /** True when the URL is the answer from /authorize (code or error, with state). */
+  /** True when the URL is the answer from /authorize (code or error, with state); not a connect_code (connected.js). */
   static isCallback(url) {
     const query = new URL(url).searchParams;
+    if (query.has("connect_code")) return false;
     return query.has("state") && (query.has("code") || query.has("error"));
   }
 
