@@ -1,5 +1,6 @@
 import itertools
 import os
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,8 @@ def make_settings(database_url: str, tmp_path: Path) -> Callable[..., Settings]:
             "secret_key": TEST_SECRET,
             "environment": "test",
             "redis_url": os.environ.get("MYACCOUNT_TEST_REDIS_URL"),
+            # Each test its own Redis keys: rate-limit buckets must not carry over between tests or workers.
+            "redis_prefix": f"test:{uuid.uuid4().hex}:",
         }
         values.update(overrides)
         return Settings(**values)

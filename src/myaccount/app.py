@@ -71,7 +71,9 @@ def create_app(
         if settings.purge_interval_seconds > 0:
             tasks.append(asyncio.create_task(purge_forever(core, settings.purge_interval_seconds)))
         if settings.redis_url:
-            tasks.append(asyncio.create_task(key_events.listen(settings.redis_url, core.keyring)))
+            tasks.append(
+                asyncio.create_task(key_events.listen(settings.redis_url, core.keyring, prefix=settings.redis_prefix))
+            )
         try:
             yield
         finally:

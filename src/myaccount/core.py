@@ -86,7 +86,9 @@ def build_core(
         overlap=settings.signing_key_overlap,
         refresh_seconds=5.0,
         generate=generate_key or generate_rsa,
-        on_change=(lambda event: key_events.publish(redis_url, event)) if redis_url else None,
+        on_change=(lambda event: key_events.publish(redis_url, event, prefix=settings.redis_prefix))
+        if redis_url
+        else None,
     )
     keyring.ensure()
     ensure_system_apis(db, settings, now=clock.now())
@@ -104,7 +106,10 @@ def build_core(
             clock=clock,
         )
     phone: Channel = HttpSmsChannel(settings.sms_provider_url) if settings.sms_provider_url else outbox
-    limiter: Limiter = RedisLimiter(settings.redis_url) if settings.redis_url else MemoryLimiter()
+    prefix = settings.redis_prefix
+    limiter: Limiter = (
+        RedisLimiter(settings.redis_url, prefix=f"{prefix}rl:") if settings.redis_url else MemoryLimiter()
+    )
     return Core(
         settings=settings,
         clock=clock,
@@ -118,7 +123,9 @@ def build_core(
         email=email,
         phone=phone,
         actions=Actions(load_actions(settings.actions_module)),
-        dpop_replay=RedisReplayCache(settings.redis_url) if settings.redis_url else MemoryReplayCache(),
+        dpop_replay=(
+            RedisReplayCache(settings.redis_url, prefix=f"{prefix}dpop:") if settings.redis_url else MemoryReplayCache()
+        ),
         dpop_nonces=NonceSource(hashlib.sha256(sealer.fingerprint("nonce", purpose="dpop").encode()).digest()),
     )
 

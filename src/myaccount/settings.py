@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     public_url: str = "http://localhost:8000"
     database_url: str = "sqlite:///myaccount.db"
     redis_url: str | None = None
+    redis_prefix: str = "myaccount:"  # every key and channel; nodes of one tenant share it
     # Key material for sealing secrets at rest (base64 of >= 32 bytes). Several, comma separated: the first seals,
     # all open (rotation). Unset: a key file next to the SQLite database is created and used.
     secret_key: str | None = None

@@ -319,13 +319,15 @@ def test_write_limit_429_with_headers(build: Build, backend: str, request: pytes
     assert me.get("/factors").status_code == 200
     if redis_url is not None:
         with redis.Redis.from_url(redis_url) as shared:
-            assert shared.exists(f"myaccount:rl:me-write:{tenant.user.id}") == 1
+            prefix = core.settings.redis_prefix
+            assert shared.exists(f"{prefix}rl:me-write:{tenant.user.id}") == 1
 
 
 def test_nodes_sharing_redis_share_the_bucket(build: Build, redis_url: str) -> None:
     """Two nodes, one database, one Redis: 3 writes in all, wherever they land."""
-    node_a, core_a = build(rate_limits=WRITES, redis_url=redis_url)
-    node_b, core_b = build(rate_limits=WRITES, redis_url=redis_url)
+    node_a, core_a = build(rate_limits=WRITES, redis_url=redis_url, redis_prefix="shared-test:")
+    node_b, core_b = build(rate_limits=WRITES, redis_url=redis_url, redis_prefix="shared-test:")
+    core_a.limiter.reset()
     tenant = make_tenant(core_a)
     token = me_token(node_a, tenant, core_a)
     a, b = Me(node_a, token), Me(node_b, token)

@@ -11,21 +11,25 @@ from myaccount.oauth.keyring import KeyRing
 
 __all__ = ["CHANNEL", "listen", "publish"]
 
-CHANNEL = "myaccount:signing-keys"
+CHANNEL = "myaccount:signing-keys"  # with the default prefix
 log = logging.getLogger("myaccount.keys")
 
 
-def publish(redis_url: str, event: str) -> None:
+def publish(redis_url: str, event: str, *, prefix: str = "myaccount:") -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     try:
-        client.publish(CHANNEL, event)
+        client.publish(_channel(prefix), event)
     finally:
         client.close()
 
 
-async def listen(redis_url: str, keyring: KeyRing) -> None:
+def _channel(prefix: str) -> str:
+    return f"{prefix}signing-keys"
+
+
+async def listen(redis_url: str, keyring: KeyRing, *, prefix: str = "myaccount:") -> None:
     """Reload the ring on every message; reconnect after failures (never gives up, never raises)."""
     import redis.asyncio as aioredis
 
@@ -33,7 +37,7 @@ async def listen(redis_url: str, keyring: KeyRing) -> None:
         client = aioredis.Redis.from_url(redis_url)
         try:
             pubsub = client.pubsub()
-            await pubsub.subscribe(CHANNEL)
+            await pubsub.subscribe(_channel(prefix))
             async for message in pubsub.listen():
                 if message.get("type") == "message":
                     await run_in_threadpool(keyring.load)
