@@ -6,12 +6,7 @@ tests/connected/node/drive.mjs runs the SDK; the browser leg between connect and
 Node 20+ and npm are required: without them the test fails, it never skips.
 """
 
-import fcntl
 import json
-import os
-import select
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +16,7 @@ import pytest
 from myaccount.store.connected import ConnectionRecord
 from tests.conftest import LiveServer
 from tests.connected import APP_REDIRECT, CONNECTION, App, Browser, check, pkce_pair
+from tests.support.node import NodeDriver, find_node, npm_ci
 
 NODE_DIR = Path(__file__).parent / "node"
 SDK = NODE_DIR / "node_modules" / "@auth0" / "auth0-spa-js" / "package.json"
@@ -28,75 +24,17 @@ INSTALL_TIMEOUT = 300
 ANSWER_TIMEOUT = 60
 
 
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None or shutil.which("npm") is None:
-        pytest.fail("Node.js 20+ and npm are required: this test drives Auth0's SPA SDK (tests/connected/node).")
-    return node
-
-
-def _install_sdk() -> None:
-    """`npm ci` from the lock file, once, under a lock: pytest-xdist workers may arrive together."""
-    with open(NODE_DIR / ".install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if SDK.exists():
-            return
-        done = subprocess.run(
-            ["npm", "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm ci failed in {NODE_DIR}:\n{done.stdout}\n{done.stderr}")
-
-
-class Sdk:
+class Sdk(NodeDriver):
     """One Node process holding one `MyAccountApiClient`; `call` runs an operation and returns its answer."""
 
     def __init__(self, node: str, api_base: str, token: str) -> None:
-        self._process = subprocess.Popen(
-            [node, str(NODE_DIR / "drive.mjs"), json.dumps({"apiBase": api_base, "token": token})],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=NODE_DIR,
-            env={**os.environ, "NODE_NO_WARNINGS": "1"},
-        )
-
-    def call(self, op: str, **options: Any) -> dict[str, Any]:
-        assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(json.dumps({"op": op, "options": options}) + "\n")
-        self._process.stdin.flush()
-        ready, _, _ = select.select([self._process.stdout], [], [], ANSWER_TIMEOUT)
-        line = self._process.stdout.readline() if ready else ""
-        if not line:
-            self._process.kill()
-            _, stderr = self._process.communicate(timeout=10)
-            pytest.fail(f"the SDK driver gave no answer to {op}:\n{stderr}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=10)
-        for stream in (self._process.stdout, self._process.stderr):
-            if stream is not None:
-                stream.close()
+        super().__init__(node, NODE_DIR / "drive.mjs", {"apiBase": api_base, "token": token})
 
 
 @pytest.fixture
 def node() -> str:
-    node = _node()
-    _install_sdk()
+    node = find_node("this test drives Auth0's SPA SDK (tests/connected/node).")
+    npm_ci(NODE_DIR, SDK)
     return node
 
 

@@ -6,12 +6,7 @@ origin `https://localhost:PORT` and serves plain HTTP, as it would behind a TLS-
 `customFetch` is that proxy (it changes the scheme and address of requests, never their content).
 """
 
-import fcntl
 import json
-import os
-import select
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +21,7 @@ from myaccount.store.tenant import TenantSettingsStore
 from myaccount.store.users import UserStore
 from tests.passkey_api import ALL_ME_SCOPES, GRANT_TYPE, REALM, PasskeyTenant, make_passkey_tenant
 from tests.support.live import free_port, serve
+from tests.support.node import NodeDriver, find_node, npm_ci
 from tests.support.soft_authenticator import SoftAuthenticator
 
 NODE_DIR = Path(__file__).parent / "node"
@@ -54,35 +50,7 @@ def server(make_settings: Callable[..., Settings], make_core: Callable[[Settings
         yield ProxiedServer(settings.public_url, f"http://127.0.0.1:{port}", core)
 
 
-def _node() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("Node.js 20+ is required: this test drives Auth0's JS SDK (tests/passkey_api/node).")
-    return node
-
-
-def _install_sdk() -> None:
-    """`npm ci` from the lock file, once, under a lock: pytest-xdist workers may arrive together."""
-    with open(NODE_DIR / ".install.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if SDK.exists():
-            return
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.fail(f"npm is required to install Auth0's JS SDK into {NODE_DIR} (npm ci).")
-        done = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_TIMEOUT,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"npm ci failed in {NODE_DIR}:\n{done.stdout}\n{done.stderr}")
-
-
-class Sdk:
+class Sdk(NodeDriver):
     """One Node process holding one `AuthClient`; `call` runs a passkey client method and returns its answer."""
 
     def __init__(self, node: str, server: ProxiedServer, client_id: str, client_secret: str | None) -> None:
@@ -92,46 +60,13 @@ class Sdk:
             "clientId": client_id,
             "clientSecret": client_secret,
         }
-        self._process = subprocess.Popen(
-            [node, str(NODE_DIR / "drive.mjs"), json.dumps(config)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=NODE_DIR,
-            env={**os.environ, "NODE_NO_WARNINGS": "1"},
-        )
-
-    def call(self, op: str, **options: Any) -> dict[str, Any]:
-        assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(json.dumps({"op": op, "options": options}) + "\n")
-        self._process.stdin.flush()
-        ready, _, _ = select.select([self._process.stdout], [], [], ANSWER_TIMEOUT)
-        line = self._process.stdout.readline() if ready else ""
-        if not line:
-            self._process.kill()
-            _, stderr = self._process.communicate(timeout=10)
-            pytest.fail(f"the SDK driver gave no answer to {op}:\n{stderr}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def close(self) -> None:
-        if self._process.stdin is not None:
-            self._process.stdin.close()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait(timeout=10)
-        for stream in (self._process.stdout, self._process.stderr):
-            if stream is not None:
-                stream.close()
+        super().__init__(node, NODE_DIR / "drive.mjs", config)
 
 
 @pytest.fixture
 def node() -> str:
-    node = _node()
-    _install_sdk()
+    node = find_node("this test drives Auth0's JS SDK (tests/passkey_api/node).")
+    npm_ci(NODE_DIR, SDK)
     return node
 
 
