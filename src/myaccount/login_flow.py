@@ -213,7 +213,9 @@ class LoginFlow:
 
     def passkey_assertion(
         self, txn: LoginTransaction, response: object, caller: Caller, *, key: str, user_id: str | None = None
-    ) -> tuple[User, MethodRecord]:
+    ) -> tuple[User, MethodRecord, bool]:
+        """Verify a passkey assertion; returns the user, the method, and whether the authenticator verified the
+        user (UV): only then is the passkey two factors in one."""
         passkeys = self._require_passkeys()
         state = txn.state.get(key)
         if not isinstance(state, dict):
@@ -255,7 +257,7 @@ class LoginFlow:
             data["credential_device_type"] = "multi_device"
         with self.core.db.write() as conn:
             MethodStore(conn).update(user.id, method.id, data=data, last_auth_at=self.core.clock.now())
-        return user, method
+        return user, method, assertion.user_verified
 
     # passkey sign-up and enrollment
     def signup_options(self, txn: LoginTransaction, *, email: str, name: str | None) -> dict[str, Any]:

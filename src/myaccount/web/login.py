@@ -26,7 +26,7 @@ from myaccount.mfa import CodeCheckFailed, MfaError, SecondFactors
 from myaccount.policy.abuse import Abuse, TooManyAttempts
 from myaccount.store.clients import ClientStore
 from myaccount.store.sessions import LoginSession, LoginTransaction
-from myaccount.web.http import BodyError, caller_of, core_of, form_value, read_json
+from myaccount.web.http import BodyError, caller_of, core_of, form_value, read_form, read_json
 
 __all__ = ["SESSION_COOKIE", "routes", "templates"]
 
@@ -199,6 +199,17 @@ def _forbidden(request: Request) -> Response:
     )
 
 
+async def _at_step(request: Request, txn: LoginTransaction, kind: str) -> bool:
+    """Whether the transaction's next step is `kind`. The pages after the first factor serve only their own step:
+    jumping ahead to one of them (to enroll an authenticator app or a passkey before the second factor, found by
+    the adversarial suite) is refused."""
+    try:
+        step = await run_in_threadpool(_flow(request).next_step, txn, caller_of(request))
+    except FlowError:
+        return False
+    return step.kind == kind
+
+
 async def _advance(
     request: Request, txn: LoginTransaction, step: Step | None = None, *, redirect_only: bool = False
 ) -> Response:
@@ -279,7 +290,7 @@ async def login_page(request: Request) -> Response:
         return _expired(request)
     if request.method == "GET":
         return await _render_login(request, txn, txn.params.get("login_hint") or "")
-    form = await request.form(max_files=0, max_fields=20)
+    form = await read_form(request)
     if not _csrf_ok(request, txn, form_value(form, "csrf_token")):
         return _forbidden(request)
     username, password = form_value(form, "username"), form_value(form, "password")
@@ -341,12 +352,15 @@ async def passkey_login(request: Request) -> Response:
     except TooManyAttempts as exc:
         return JSONResponse({"error": exc.detail}, status_code=429, headers={"Retry-After": str(exc.retry_after)})
     try:
-        user, _method = await run_in_threadpool(
+        user, _method, verified = await run_in_threadpool(
             flow.passkey_assertion, txn, body.get("credential"), caller, key="passkey_login"
         )
     except FlowError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    await run_in_threadpool(flow.first_factor, txn, user, amr=("passkey", "mfa"), mfa=True)
+    # A passkey is two factors only when the authenticator verified the user (UV); presence alone is one, and
+    # the MFA policy then asks for a second factor, as the native passkey grant does.
+    amr = ("passkey", "mfa") if verified else ("passkey",)
+    await run_in_threadpool(flow.first_factor, txn, user, amr=amr, mfa=verified)
     return await _json_answer(request, txn)
 
 
@@ -420,7 +434,7 @@ async def mfa_page(request: Request) -> Response:
     chosen = next((o for o in options if o.method_id == chosen_id), options[0])
     error: str | None = None
     if request.method == "POST":
-        form = await request.form(max_files=0, max_fields=20)
+        form = await read_form(request)
         if not _csrf_ok(request, txn, form_value(form, "csrf_token")):
             return _forbidden(request)
         action = form_value(form, "action")
@@ -575,6 +589,8 @@ async def mfa_enroll_page(request: Request) -> Response:
     txn = await _txn(request)
     if txn is None:
         return _expired(request)
+    if not await _at_step(request, txn, "mfa_enroll"):
+        return _forbidden(request)
     flow = _flow(request)
     core = core_of(request)
     factors = SecondFactors(core)
@@ -585,7 +601,7 @@ async def mfa_enroll_page(request: Request) -> Response:
     error = None
     enrollment = txn.state.get("totp_enroll")
     if request.method == "POST" and isinstance(enrollment, dict):
-        form = await request.form(max_files=0, max_fields=20)
+        form = await read_form(request)
         if not _csrf_ok(request, txn, form_value(form, "csrf_token")):
             return _forbidden(request)
         attempts = int(txn.state.get("mfa_attempts", 0))
@@ -660,13 +676,20 @@ async def recovery_code_page(request: Request) -> Response:
     if txn is None:
         return _expired(request)
     flow = _flow(request)
+    # Only once this sign-in has spent a recovery code as its second factor (_check_factor). Before that, a new
+    # code shown here would itself be a second factor, handed to whoever knows the password.
+    if not txn.state.get("recovery_used") or txn.state.get("recovery_replaced"):
+        return _forbidden(request)
     if request.method == "POST":
-        form = await request.form(max_files=0, max_fields=20)
+        form = await read_form(request)
         if not _csrf_ok(request, txn, form_value(form, "csrf_token")) or not txn.state.get("new_recovery_shown"):
             return _forbidden(request)
         await run_in_threadpool(flow.save, txn, {**txn.state, "recovery_replaced": True})
         return await _advance(request, txn)
-    user = await run_in_threadpool(flow.user, txn)
+    try:
+        user = await run_in_threadpool(flow.user, txn)
+    except FlowError as exc:
+        return _error_page(request, "invalid_request", str(exc))
     code = await run_in_threadpool(SecondFactors(core_of(request)).new_recovery_code, user.id)
     await run_in_threadpool(flow.save, txn, {**txn.state, "new_recovery_shown": True})
     return _page(request, "recovery_code.html", state=txn.id, csrf_token=txn.csrf_token, code=code)
@@ -677,9 +700,11 @@ async def passkey_enroll_page(request: Request) -> Response:
     txn = await _txn(request)
     if txn is None:
         return _expired(request)
+    if not await _at_step(request, txn, "passkey_offer"):
+        return _forbidden(request)
     flow = _flow(request)
     if request.method == "POST":
-        form = await request.form(max_files=0, max_fields=20)
+        form = await read_form(request)
         if not _csrf_ok(request, txn, form_value(form, "csrf_token")):
             return _forbidden(request)
         await run_in_threadpool(lambda: flow.dismiss_passkey_offer(txn, forever=form_value(form, "action") == "never"))
@@ -691,6 +716,8 @@ async def passkey_enroll_options(request: Request) -> Response:
     txn, _body, problem = await _read_script_post(request)
     if problem or txn is None:
         return problem or JSONResponse({}, status_code=400)
+    if not await _at_step(request, txn, "passkey_offer"):
+        return JSONResponse({"error": "Forbidden."}, status_code=403)
     try:
         options = await run_in_threadpool(_flow(request).enroll_options, txn)
     except FlowError as exc:
@@ -702,6 +729,8 @@ async def passkey_enroll_complete(request: Request) -> Response:
     txn, body, problem = await _read_script_post(request)
     if problem or txn is None or body is None:
         return problem or JSONResponse({}, status_code=400)
+    if not await _at_step(request, txn, "passkey_offer"):
+        return JSONResponse({"error": "Forbidden."}, status_code=403)
     flow = _flow(request)
     try:
         await run_in_threadpool(flow.enroll_complete, txn, body.get("credential"), caller_of(request))
