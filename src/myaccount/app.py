@@ -33,12 +33,13 @@ from myaccount.web import (
     mfa,
     my_account,
     oauth,
+    openapi,
     ops,
     passkey_api,
 )
 from myaccount.web import push as push_api
 from myaccount.web.cors import CorsMiddleware
-from myaccount.web.http import BodyError
+from myaccount.web.http import BodyError, RefuseNul
 from myaccount.web.problems import handle_body, handle_http, handle_oauth, handle_problem, handle_unexpected
 from myaccount.web.proxy import ProxyHeadersMiddleware
 
@@ -94,6 +95,7 @@ def create_app(
         *mfa.routes,
         *ops.routes,
         *passkey_api.routes,
+        *openapi.routes,
         Mount("/static", app=StaticFiles(directory=str(_STATIC)), name="static"),
     ]
     app = Starlette(
@@ -102,6 +104,7 @@ def create_app(
             Middleware(ProxyHeadersMiddleware, trusted=settings.trusted_proxies),
             Middleware(RequestMiddleware, access_log=settings.access_log),
             Middleware(CorsMiddleware, own_origin=settings.origin, allowed=allowed_origins),
+            Middleware(RefuseNul),
         ],
         exception_handlers={
             Problem: handle_problem,

@@ -24,6 +24,9 @@ def authenticate_client(
     basic: tuple[str, str] | None,
 ) -> Client:
     """RFC 6749 §2.3. A client may use one method only; public clients present no secret that matters."""
+    # JSON bodies can carry anything: only strings may reach the store (an object here was a 500).
+    if not isinstance(client_id, str | None) or not isinstance(client_secret, str | None):
+        raise InvalidRequest("client_id and client_secret must be strings.")
     if basic is not None:
         if client_id and client_id != basic[0]:
             raise InvalidRequest("client_id in the body does not match the Authorization header.")

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from myaccount.errors import BadRequest, Problem, RateLimited, UnsupportedMediaType
+from myaccount.errors import BadRequest, Forbidden, Problem, RateLimited, UnsupportedMediaType
 from myaccount.my_account.service import MyAccount
 from myaccount.oauth.tokens import AccessClaims
 from myaccount.observability import RATE_LIMITED
@@ -66,6 +66,9 @@ def endpoint(scope: str, family: str) -> Callable[[Handler], Callable[[Request],
             shown: Decision | None = None
             try:
                 claims = require_token(request, audience=core.settings.my_account_audience, scope=scope)
+                if not claims.is_user:
+                    # The API's client policy is deny_all; a client's token (however it was made) acts for nobody.
+                    raise Forbidden("The My Account API accepts user tokens only.")
                 for rule, key in _rules(request, family):
                     try:
                         decision = core.limiter.take(rule, key or claims.subject)

@@ -89,6 +89,12 @@ async def handle_http(request: Request, exc: Exception) -> Response:
             "detail": exc.detail if exc.detail != title else title,
         }
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    if request.url.path.startswith("/api/"):
+        # Paths no route matches (a %0A in a path parameter defeats every route pattern): Management shape.
+        code = "inexistent_route" if exc.status_code == 404 else "invalid_request"
+        management = {"statusCode": exc.status_code, "error": _TITLES.get(exc.status_code, "Error")}
+        management.update({"message": str(exc.detail), "errorCode": code})
+        return JSONResponse(management, status_code=exc.status_code, headers=exc.headers)
     return JSONResponse(
         {"error": _TITLES.get(exc.status_code, "error"), "error_description": exc.detail},
         status_code=exc.status_code,
