@@ -10,12 +10,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from myaccount.core import Core
 from myaccount.crypto.sealing import SealError
 from myaccount.ids import token
-from myaccount.store.schema import auth_sessions
 from myaccount.store.sessions import AuthSessionRecord, SessionStore
 
 __all__ = ["OpenSession", "consume", "load", "open_session", "reserve_attempt", "save_state"]
@@ -87,16 +86,7 @@ def reserve_attempt(core: Core, session_id: str, *, limit: int) -> bool:
     at once. False means the attempts are spent: the user has to start over.
     """
     with core.db.write() as conn:
-        result = conn.execute(
-            update(auth_sessions)
-            .where(
-                auth_sessions.c.id == session_id,
-                auth_sessions.c.consumed_at.is_(None),
-                auth_sessions.c.attempts < limit,
-            )
-            .values(attempts=auth_sessions.c.attempts + 1)
-        )
-        return result.rowcount == 1
+        return SessionStore(conn).reserve_auth_session_attempt(session_id, limit=limit)
 
 
 def save_state(core: Core, conn: Connection, record: AuthSessionRecord, state: dict[str, Any]) -> None:

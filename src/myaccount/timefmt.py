@@ -11,8 +11,10 @@ def as_utc(value: datetime) -> datetime:
 
 
 def iso_ms(value: datetime) -> str:
-    value = as_utc(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # isoformat is C; for a UTC value it ends in "+00:00", which becomes "Z".
+    if value.tzinfo is not UTC:
+        value = as_utc(value)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def unix(value: datetime) -> int:

@@ -5,15 +5,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 
 from myaccount.ids import alnum
+from myaccount.store.raw import RawStatement
 from myaccount.store.schema import audit_events
 from myaccount.timefmt import as_utc
 
 __all__ = ["AuditEvent", "AuditStore"]
 
 _SEQUENCE = itertools.count()
+_COLUMNS = ("id", "at", "type", "outcome", "user_id", "client_id", "ip", "user_agent", "description", "details")
+# Every write records an event: built once, run on the cursor (store/raw.py).
+_INSERT = RawStatement(insert(audit_events).values({name: bindparam(name) for name in _COLUMNS}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +42,20 @@ class AuditStore:
         # Sortable ids: time, then a per-process sequence (order within a millisecond), then randomness so that
         # nodes never collide (Auth0 log ids also sort by time).
         event_id = f"{int(now.timestamp() * 1000):015d}{next(_SEQUENCE) % 1_000_000:06d}{alnum(10)}"
-        self._conn.execute(
-            insert(audit_events).values(
-                id=event_id,
-                at=now,
-                type=event.type,
-                outcome=event.outcome,
-                user_id=event.user_id,
-                client_id=event.client_id,
-                ip=event.ip,
-                user_agent=event.user_agent,
-                description=event.description,
-                details=event.details,
-            )
+        _INSERT.execute(
+            self._conn,
+            {
+                "id": event_id,
+                "at": now,
+                "type": event.type,
+                "outcome": event.outcome,
+                "user_id": event.user_id,
+                "client_id": event.client_id,
+                "ip": event.ip,
+                "user_agent": event.user_agent,
+                "description": event.description,
+                "details": event.details,
+            },
         )
         return event_id
 

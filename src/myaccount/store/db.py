@@ -4,10 +4,15 @@
 up front (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of failing on a lock upgrade.
 """
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from types import TracebackType
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -29,7 +34,9 @@ class Database:
         self.url = normalize_url(url)
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo}
+        self._writer: WriterLock | None = None
+        # orjson parses JSON columns (methods' data, metadata) several times faster than the json module.
+        kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": orjson.loads}
         if self.is_sqlite:
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
             if parsed.database in (None, "", ":memory:"):
@@ -37,6 +44,7 @@ class Database:
             else:
                 # As many connections as the threadpool has threads, so no request waits for one.
                 kwargs.update(pool_size=40, max_overflow=10)
+                self._writer = WriterLock(f"{parsed.database}-writelock")
         else:
             # pool_recycle instead of a ping per checkout: the ping cost a round trip on every request.
             kwargs.update(pool_size=20, max_overflow=20, pool_recycle=1800)
@@ -54,13 +62,67 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        with self._writer or nullcontext(), self.engine.connect() as conn:
             conn = conn.execution_options(myaccount_write=True)
             with conn.begin():
                 yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._writer is not None:
+            self._writer.close()
+
+
+class WriterLock:
+    """One SQLite writer at a time, across the threads and the worker processes that share a database file.
+
+    SQLite admits one writer; the others wait in its busy handler, which polls with sleeps of 1, 2, 5, 10… ms.
+    Under write load those sleeps, not the work, set the pace (and they block the event loop that runs the
+    write). Writers here queue on a lock instead: a thread lock within the process, then `flock` on a file next
+    to the database across processes; the kernel wakes the next writer the moment the lock is released. The
+    busy timeout stays as the fallback for processes that do not take this lock (a CLI command, say).
+    Re-entrant within a thread, as a nested write already was (it deadlocks on SQLite either way).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int:
+        # A forked child must not share the parent's open file description: flock locks belong to it.
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+        try:
+            if self._depth == 0:
+                fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._depth += 1
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._depth -= 1
+        try:
+            if self._depth == 0 and self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._lock.release()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -1,5 +1,6 @@
 """Authentication methods: one table for every type, typed JSON for the per-type fields (allauth's shape)."""
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -7,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from myaccount.store.raw import RawStatement
 from myaccount.store.schema import authentication_methods
 from myaccount.timefmt import as_utc
 
@@ -36,13 +38,36 @@ def _record(row: Mapping[Any, Any]) -> MethodRecord:
     return MethodRecord(**values)
 
 
-# Built once: listing a user's methods is the API's hottest query.
-_FOR_USER = (
-    select(authentication_methods)
-    .where(authentication_methods.c.user_id == bindparam("user_id"))
-    .order_by(authentication_methods.c.created_at, authentication_methods.c.id)
+# Built once and run on the DB-API cursor (store/raw.py): these run on every My Account request.
+_m = authentication_methods.c
+_FOR_USER = select(authentication_methods).where(_m.user_id == bindparam("user_id")).order_by(_m.created_at, _m.id)
+_LIST = RawStatement(_FOR_USER)
+_LIST_TYPE = RawStatement(_FOR_USER.where(_m.type == bindparam("type")))
+_GET = RawStatement(select(authentication_methods).where(_m.user_id == bindparam("user_id"), _m.id == bindparam("id")))
+_COUNT = RawStatement(select(func.count()).where(_m.user_id == bindparam("user_id"), _m.type == bindparam("type")))
+_COUNT_CONFIRMED = RawStatement(
+    select(func.count()).where(
+        _m.user_id == bindparam("user_id"), _m.type == bindparam("type"), _m.confirmed == bindparam("confirmed")
+    )
 )
-_FOR_USER_AND_TYPE = _FOR_USER.where(authentication_methods.c.type == bindparam("type"))
+_ADD = RawStatement(
+    insert(authentication_methods).values({name: bindparam(name) for name in MethodRecord.__dataclass_fields__})
+)
+_DELETE_UNCONFIRMED = RawStatement(
+    delete(authentication_methods).where(
+        _m.user_id == bindparam("user_id"), _m.type == bindparam("type"), _m.confirmed.is_(False)
+    )
+)
+
+
+@functools.cache
+def _update(columns: tuple[str, ...]) -> RawStatement:
+    """One prebuilt UPDATE per set of columns changed."""
+    return RawStatement(
+        update(authentication_methods)
+        .where(_m.user_id == bindparam("w_user_id"), _m.id == bindparam("w_id"))
+        .values({name: bindparam(name) for name in columns})
+    )
 
 
 class MethodStore:
@@ -51,17 +76,14 @@ class MethodStore:
 
     def list(self, user_id: str, *, type_: str | None = None) -> list[MethodRecord]:
         if type_ is None:
-            rows = self._conn.execute(_FOR_USER, {"user_id": user_id})
+            rows = _LIST.rows(self._conn, {"user_id": user_id})
         else:
-            rows = self._conn.execute(_FOR_USER_AND_TYPE, {"user_id": user_id, "type": type_})
-        return [_record(r) for r in rows.mappings()]
+            rows = _LIST_TYPE.rows(self._conn, {"user_id": user_id, "type": type_})
+        return [_record(r) for r in rows]
 
     def get(self, user_id: str, method_id: str) -> MethodRecord | None:
-        query = select(authentication_methods).where(
-            authentication_methods.c.user_id == user_id, authentication_methods.c.id == method_id
-        )
-        row = self._conn.execute(query).mappings().first()
-        return _record(row) if row else None
+        rows = _GET.rows(self._conn, {"user_id": user_id, "id": method_id})
+        return _record(rows[0]) if rows else None
 
     def by_credential_id(self, credential_id: str) -> MethodRecord | None:
         query = select(authentication_methods).where(authentication_methods.c.credential_id == credential_id)
@@ -69,24 +91,21 @@ class MethodStore:
         return _record(row) if row else None
 
     def count(self, user_id: str, *, type_: str, confirmed: bool | None = None) -> int:
-        query = select(func.count()).where(
-            authentication_methods.c.user_id == user_id, authentication_methods.c.type == type_
-        )
-        if confirmed is not None:
-            query = query.where(authentication_methods.c.confirmed == confirmed)
-        return int(self._conn.execute(query).scalar_one())
+        params: dict[str, Any] = {"user_id": user_id, "type": type_}
+        if confirmed is None:
+            rows = _COUNT.rows(self._conn, params)
+        else:
+            rows = _COUNT_CONFIRMED.rows(self._conn, params | {"confirmed": confirmed})
+        return int(next(iter(rows[0].values())))
 
     def add(self, record: MethodRecord) -> None:
-        values = {f: getattr(record, f) for f in MethodRecord.__dataclass_fields__}
-        self._conn.execute(insert(authentication_methods).values(**values))
+        _ADD.execute(self._conn, {f: getattr(record, f) for f in MethodRecord.__dataclass_fields__})
 
     def update(self, user_id: str, method_id: str, **values: Any) -> bool:
-        result = self._conn.execute(
-            update(authentication_methods)
-            .where(authentication_methods.c.user_id == user_id, authentication_methods.c.id == method_id)
-            .values(**values)
-        )
-        return result.rowcount == 1
+        if not values:
+            return self.get(user_id, method_id) is not None
+        statement = _update(tuple(sorted(values)))
+        return statement.execute(self._conn, {"w_user_id": user_id, "w_id": method_id, **values}) == 1
 
     def delete(self, user_id: str, method_id: str) -> bool:
         result = self._conn.execute(
@@ -97,10 +116,4 @@ class MethodStore:
         return result.rowcount == 1
 
     def delete_unconfirmed(self, user_id: str, type_: str) -> None:
-        self._conn.execute(
-            delete(authentication_methods).where(
-                authentication_methods.c.user_id == user_id,
-                authentication_methods.c.type == type_,
-                authentication_methods.c.confirmed.is_(False),
-            )
-        )
+        _DELETE_UNCONFIRMED.execute(self._conn, {"user_id": user_id, "type": type_})

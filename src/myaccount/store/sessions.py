@@ -5,12 +5,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from myaccount.store.raw import RawStatement
 from myaccount.store.schema import auth_sessions, login_sessions, login_transactions
 from myaccount.timefmt import as_utc
 
 __all__ = ["AuthSessionRecord", "LoginSession", "LoginTransaction", "SessionStore"]
+
+# The auth_session statements run on every enrollment and verify: built once, run on the cursor (store/raw.py).
+_a = auth_sessions.c
+_AUTH_SESSION = RawStatement(select(auth_sessions).where(_a.id == bindparam("id")))
+_CONSUME_AUTH_SESSION = RawStatement(
+    update(auth_sessions).where(_a.id == bindparam("id"), _a.consumed_at.is_(None)).values(consumed_at=bindparam("now"))
+)
+_RESERVE_ATTEMPT = RawStatement(
+    update(auth_sessions)
+    .where(_a.id == bindparam("id"), _a.consumed_at.is_(None), _a.attempts < bindparam("limit"))
+    .values(attempts=_a.attempts + 1)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +66,11 @@ class AuthSessionRecord:
     created_at: datetime
     expires_at: datetime
     consumed_at: datetime | None
+
+
+_ADD_AUTH_SESSION = RawStatement(
+    insert(auth_sessions).values({name: bindparam(name) for name in AuthSessionRecord.__dataclass_fields__})
+)
 
 
 def _utc(row: Mapping[Any, Any], *names: str) -> dict[str, Any]:
@@ -117,20 +135,18 @@ class SessionStore:
 
     # auth_sessions
     def add_auth_session(self, record: AuthSessionRecord) -> None:
-        values = {f: getattr(record, f) for f in AuthSessionRecord.__dataclass_fields__}
-        self._conn.execute(insert(auth_sessions).values(**values))
+        _ADD_AUTH_SESSION.execute(self._conn, {f: getattr(record, f) for f in AuthSessionRecord.__dataclass_fields__})
 
     def auth_session(self, session_id: str) -> AuthSessionRecord | None:
-        row = self._conn.execute(select(auth_sessions).where(auth_sessions.c.id == session_id)).mappings().first()
-        return AuthSessionRecord(**_utc(row, "created_at", "expires_at", "consumed_at")) if row else None
+        rows = _AUTH_SESSION.rows(self._conn, {"id": session_id})
+        return AuthSessionRecord(**_utc(rows[0], "created_at", "expires_at", "consumed_at")) if rows else None
 
     def consume_auth_session(self, session_id: str, *, now: datetime) -> bool:
-        result = self._conn.execute(
-            update(auth_sessions)
-            .where(auth_sessions.c.id == session_id, auth_sessions.c.consumed_at.is_(None))
-            .values(consumed_at=now)
-        )
-        return result.rowcount == 1
+        return _CONSUME_AUTH_SESSION.execute(self._conn, {"id": session_id, "now": now}) == 1
+
+    def reserve_auth_session_attempt(self, session_id: str, *, limit: int) -> bool:
+        """Take one attempt if the session is unconsumed and has fewer than `limit`: one conditional UPDATE."""
+        return _RESERVE_ATTEMPT.execute(self._conn, {"id": session_id, "limit": limit}) == 1
 
     def update_auth_session(self, session_id: str, *, state: str | None = None, attempts: int | None = None) -> None:
         values: dict[str, Any] = {}

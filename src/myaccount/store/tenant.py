@@ -2,11 +2,15 @@
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
+from myaccount.store.raw import RawStatement
 from myaccount.store.schema import tenant_settings
 
 __all__ = ["TenantSettingsStore"]
+
+# Read on every enrollment (enabled factors) and sign-in (policies): built once, run on the cursor.
+_GET = RawStatement(select(tenant_settings.c.value).where(tenant_settings.c.key == bindparam("key")))
 
 
 class TenantSettingsStore:
@@ -14,7 +18,8 @@ class TenantSettingsStore:
         self._conn = conn
 
     def get(self, key: str, default: Any = None) -> Any:
-        value = self._conn.execute(select(tenant_settings.c.value).where(tenant_settings.c.key == key)).scalar()
+        rows = _GET.rows(self._conn, {"key": key})
+        value = rows[0]["value"] if rows else None
         return default if value is None else value
 
     def all(self) -> dict[str, Any]:

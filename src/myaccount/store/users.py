@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
+from myaccount.store.raw import RawStatement
 from myaccount.store.schema import identities, password_history, role_permissions, user_permissions, user_roles, users
 from myaccount.timefmt import as_utc
 
@@ -58,7 +59,7 @@ def _user(row: Mapping[Any, Any]) -> User:
 
 
 # Built once: the hot lookups skip statement construction and cache-key work on every request.
-_BY_ID = select(users).where(users.c.id == bindparam("user_id"))
+_BY_ID = RawStatement(select(users).where(users.c.id == bindparam("user_id")))
 
 
 def normalize_email(email: str | None) -> str | None:
@@ -70,8 +71,8 @@ class UserStore:
         self._conn = conn
 
     def get(self, user_id: str) -> User | None:
-        row = self._conn.execute(_BY_ID, {"user_id": user_id}).mappings().first()
-        return _user(row) if row else None
+        rows = _BY_ID.rows(self._conn, {"user_id": user_id})
+        return _user(rows[0]) if rows else None
 
     def by_email(self, email: str) -> User | None:
         row = self._conn.execute(select(users).where(users.c.email == normalize_email(email))).mappings().first()

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import unquote_plus
 
+import orjson
 from starlette.datastructures import FormData
 from starlette.formparsers import FormParser, MultiPartException, MultiPartParser
 from starlette.requests import Request
@@ -18,6 +19,7 @@ from myaccount.core import Core
 
 __all__ = [
     "BodyError",
+    "FastJSONResponse",
     "RefuseNul",
     "basic_credentials",
     "caller_of",
@@ -37,6 +39,14 @@ class BodyError(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+class FastJSONResponse(JSONResponse):
+    """Starlette's JSONResponse rendered by orjson: the same compact UTF-8 JSON, several times faster. For the
+    bodies of the hot endpoints (My Account, /userinfo), which are plain dicts with string keys."""
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
 
 
 def core_of(request: Request) -> Core:

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from myaccount.errors import BadRequest, Forbidden, Problem, RateLimited, UnsupportedMediaType
@@ -20,6 +20,7 @@ from myaccount.observability import RATE_LIMITED
 from myaccount.policy.rate_limits import Decision, Rule
 from myaccount.web.guard import dpop_nonce_headers, require_token
 from myaccount.web.http import BodyError, caller_of, core_of, read_json
+from myaccount.web.http import FastJSONResponse as JSONResponse
 from myaccount.web.problems import problem_response
 
 __all__ = ["routes"]
