@@ -1,0 +1,178 @@
+"""RawStatement runs prebuilt statements on the DB-API cursor: what goes in and comes out must be exactly what
+SQLAlchemy's own execution gives, on SQLite and on PostgreSQL (the suite runs on both)."""
+
+import multiprocessing
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import bindparam, insert, select, update
+
+from myaccount.core import Core
+from myaccount.store.db import WriterLock
+from myaccount.store.methods import MethodRecord, MethodStore
+from myaccount.store.raw import RawStatement
+from myaccount.store.schema import audit_events, auth_sessions
+from myaccount.store.sessions import AuthSessionRecord, SessionStore
+from myaccount.store.users import UserStore
+
+_EVENTS = RawStatement(select(audit_events).where(audit_events.c.user_id == bindparam("user_id")))
+_ADD_EVENT = RawStatement(insert(audit_events).values({c.name: bindparam(c.name) for c in audit_events.c}))
+
+
+def _user(core: Core) -> str:
+    now = datetime.now(UTC)
+    with core.db.write() as conn:
+        UserStore(conn).create(user_id="auth0|raw", now=now, email="raw@example.com", password_hash=None)
+    return "auth0|raw"
+
+
+def test_raw_select_reads_what_sqlalchemy_reads(core: Core) -> None:
+    user_id = _user(core)
+    at = datetime(2026, 11, 24, 10, 11, 12, 345678, tzinfo=UTC)
+    details = {"nested": {"list": [1, "two", None, True]}, "unicode": "é✓"}
+    with core.db.write() as conn:
+        conn.execute(
+            insert(audit_events).values(
+                id="e1", at=at, type="s", outcome="success", user_id=user_id, description="", details=details
+            )
+        )
+    with core.db.read() as conn:
+        raw = _EVENTS.rows(conn, {"user_id": user_id})
+        orm = [dict(r) for r in conn.execute(select(audit_events).where(audit_events.c.user_id == user_id)).mappings()]
+    assert raw == orm
+    assert raw[0]["details"] == details and raw[0]["ip"] is None
+    assert raw[0]["at"].replace(tzinfo=UTC) == at
+
+
+def test_raw_insert_writes_what_sqlalchemy_writes(core: Core) -> None:
+    user_id = _user(core)
+    at = datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)
+    values = {
+        "id": "e2",
+        "at": at,
+        "type": "s",
+        "outcome": "failure",
+        "user_id": user_id,
+        "client_id": None,
+        "ip": "203.0.113.9",
+        "user_agent": "ua",
+        "description": "d",
+        "details": {"k": [1, 2]},
+    }
+    with core.db.write() as conn:
+        assert _ADD_EVENT.execute(conn, values) == 1
+    with core.db.read() as conn:
+        row = dict(conn.execute(select(audit_events).where(audit_events.c.id == "e2")).mappings().one())
+    assert row["details"] == {"k": [1, 2]} and row["ip"] == "203.0.113.9" and row["outcome"] == "failure"
+    assert row["at"].replace(tzinfo=UTC) == at
+
+
+def test_method_store_round_trip_and_partial_update(core: Core) -> None:
+    user_id = _user(core)
+    created = datetime(2026, 5, 6, 7, 8, 9, tzinfo=UTC)
+    record = MethodRecord(
+        id="totp|dev_1",
+        user_id=user_id,
+        type="totp",
+        name=None,
+        confirmed=False,
+        created_at=created,
+        data={"a": 1},
+        secret="sealed",
+    )
+    with core.db.write() as conn:
+        store = MethodStore(conn)
+        store.add(record)
+        assert store.count(user_id, type_="totp") == 1
+        assert store.count(user_id, type_="totp", confirmed=True) == 0
+        assert store.update(user_id, "totp|dev_1", confirmed=True, data={"a": 2}) is True
+        assert store.update(user_id, "totp|dev_other", confirmed=True) is False
+    with core.db.read() as conn:
+        got = MethodStore(conn).get(user_id, "totp|dev_1")
+        listed = MethodStore(conn).list(user_id, type_="totp")
+    assert got is not None and got.confirmed is True and got.data == {"a": 2} and got.secret == "sealed"
+    assert got.created_at == created and listed == [got]
+
+
+def test_conditional_update_with_literal_in_the_statement(core: Core) -> None:
+    """`attempts = attempts + 1 WHERE attempts < :limit`: the literal 1 is a bind SQLAlchemy fills in."""
+    _user(core)
+    now = datetime.now(UTC)
+    with core.db.write() as conn:
+        SessionStore(conn).add_auth_session(
+            AuthSessionRecord(
+                id="s1",
+                user_id="auth0|raw",
+                client_id="c",
+                kind="enrollment",
+                method_type="totp",
+                method_id="m",
+                state="x",
+                attempts=0,
+                created_at=now,
+                expires_at=now + timedelta(minutes=5),
+                consumed_at=None,
+            )
+        )
+    results = []
+    for _ in range(4):
+        with core.db.write() as conn:
+            results.append(SessionStore(conn).reserve_auth_session_attempt("s1", limit=3))
+    assert results == [True, True, True, False]
+    with core.db.write() as conn:
+        assert SessionStore(conn).consume_auth_session("s1", now=now) is True
+        assert SessionStore(conn).consume_auth_session("s1", now=now) is False
+        record = SessionStore(conn).auth_session("s1")
+        conn.execute(update(auth_sessions).where(auth_sessions.c.id == "s1").values(attempts=0))
+    assert record is not None and record.attempts == 3 and record.consumed_at is not None
+
+
+def _hold(path: str, rounds: int) -> list[tuple[float, float]]:
+    """Take the writer lock `rounds` times, holding it a moment; the (entered, left) times on the shared clock."""
+    lock = WriterLock(path)
+    spans = []
+    for _ in range(rounds):
+        with lock:
+            entered = time.monotonic()
+            time.sleep(0.002)
+            spans.append((entered, time.monotonic()))
+    lock.close()
+    return spans
+
+
+def _overlaps(spans: list[tuple[float, float]]) -> int:
+    ordered = sorted(spans)
+    return sum(1 for a, b in zip(ordered, ordered[1:], strict=False) if b[0] < a[1])
+
+
+def test_writer_lock_excludes_other_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "db.sqlite-writelock")
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        results = pool.starmap(_hold, [(path, 40)] * 3)
+    spans = [span for result in results for span in result]
+    assert len(spans) == 120
+    assert _overlaps(spans) == 0
+
+
+def test_writer_lock_excludes_other_threads_and_is_reentrant(tmp_path: Path) -> None:
+    lock = WriterLock(str(tmp_path / "db.sqlite-writelock"))
+    spans: list[tuple[float, float]] = []
+
+    def work() -> None:
+        for _ in range(30):
+            with lock:
+                with lock:  # a nested write in the same thread must not deadlock on the lock itself
+                    entered = time.monotonic()
+                    time.sleep(0.001)
+                    spans.append((entered, time.monotonic()))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lock.close()
+    assert len(spans) == 120
+    assert _overlaps(spans) == 0
