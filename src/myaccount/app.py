@@ -15,7 +15,7 @@ from myaccount.clock import Clock
 from myaccount.core import Core, build_core
 from myaccount.crypto.passwords import PasswordHashing
 from myaccount.errors import Problem
-from myaccount.lifecycle import purge_forever
+from myaccount.lifecycle import checkpoint_forever, purge_forever
 from myaccount.login_flow import LoginFlow
 from myaccount.my_account.service import MyAccount
 from myaccount.oauth import key_events
@@ -71,6 +71,8 @@ def create_app(
         tasks = []
         if settings.purge_interval_seconds > 0:
             tasks.append(asyncio.create_task(purge_forever(core, settings.purge_interval_seconds)))
+        if core.db.is_sqlite:
+            tasks.append(asyncio.create_task(checkpoint_forever(core)))
         if settings.redis_url:
             tasks.append(
                 asyncio.create_task(key_events.listen(settings.redis_url, core.keyring, prefix=settings.redis_prefix))

@@ -14,7 +14,7 @@ from myaccount.store.grants import GrantStore
 from myaccount.store.push import PushStore
 from myaccount.store.sessions import SessionStore
 
-__all__ = ["purge_expired", "purge_forever"]
+__all__ = ["checkpoint_forever", "purge_expired", "purge_forever"]
 
 log = logging.getLogger("myaccount.lifecycle")
 
@@ -41,3 +41,13 @@ async def purge_forever(core: Core, interval: float) -> None:
         except Exception:
             log.exception("purge failed")
         await asyncio.sleep(interval)
+
+
+async def checkpoint_forever(core: Core, interval: float = 1.0) -> None:
+    """SQLite only: checkpoint the WAL in a worker thread, so that no request commit pays for it (store/db.py)."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(core.db.checkpoint)
+        except Exception:
+            log.exception("WAL checkpoint failed")

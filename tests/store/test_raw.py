@@ -176,3 +176,26 @@ def test_writer_lock_excludes_other_threads_and_is_reentrant(tmp_path: Path) -> 
     lock.close()
     assert len(spans) == 120
     assert _overlaps(spans) == 0
+
+
+def test_checkpoint_moves_the_wal_into_the_database(core: Core) -> None:
+    """Request commits leave checkpoints to the server's background task (Database.checkpoint) on SQLite."""
+    _user(core)
+    with core.db.write() as conn:
+        for i in range(50):
+            MethodStore(conn).add(
+                MethodRecord(
+                    id=f"email|dev_{i}",
+                    user_id="auth0|raw",
+                    type="email",
+                    name=None,
+                    confirmed=True,
+                    created_at=datetime.now(UTC),
+                    data={"email": f"{i}@example.com"},
+                )
+            )
+    frames, done = core.db.checkpoint()
+    if core.db.is_sqlite:
+        assert frames > 0 and done == frames
+    else:
+        assert (frames, done) == (0, 0)
