@@ -28,7 +28,7 @@ from myaccount.methods.password import Password, PasswordPolicy
 from myaccount.methods.recovery_code import RecoveryCode
 from myaccount.methods.totp import Totp
 from myaccount.my_account.factors import enabled_factors, enabled_types
-from myaccount.my_account.wire import PRIMARY, password_method, to_wire
+from myaccount.my_account.wire import PRIMARY, password_method, password_record, to_wire
 from myaccount.oauth.tokens import AccessClaims
 from myaccount.policy.abuse import Abuse, TooManyAttempts
 from myaccount.store.methods import MethodRecord, MethodStore
@@ -130,11 +130,14 @@ class MyAccount:
         return to_wire(found, origin=self.core.settings.origin)
 
     def _records(self, conn: Connection, user_id: str) -> list[MethodRecord]:
-        user = UserStore(conn).get(user_id)
-        if user is None:
+        owner, records = MethodStore(conn).list_with_owner(user_id)
+        if owner is None:
             return []
-        records = MethodStore(conn).list(user_id)
-        password = password_method(user)
+        password = None
+        if owner.has_password:
+            password = password_record(
+                user_id, password_changed_at=owner.password_changed_at, created_at=owner.created_at
+            )
         passkeys = [r for r in records if r.type == MethodType.PASSKEY]
         others = [r for r in records if r.type != MethodType.PASSKEY]
         return passkeys + ([password] if password else []) + others

@@ -5,6 +5,7 @@ Every item has `id`, `type`, `created_at` (milliseconds, Swift needs them) and `
 """
 
 import base64
+from datetime import datetime
 from typing import Any
 
 from myaccount.methods.base import MethodType
@@ -12,7 +13,7 @@ from myaccount.store.methods import MethodRecord
 from myaccount.store.users import User
 from myaccount.timefmt import iso_ms
 
-__all__ = ["PRIMARY", "password_method", "password_method_id", "to_wire"]
+__all__ = ["PRIMARY", "password_method", "password_method_id", "password_record", "to_wire"]
 
 PRIMARY = frozenset({MethodType.PASSKEY.value, MethodType.PASSWORD.value})
 _PASSKEY_FIELDS = (
@@ -29,20 +30,29 @@ _PASSKEY_FIELDS = (
 
 
 def password_method_id(user: User) -> str:
-    return "password|" + base64.urlsafe_b64encode(user.identity_id.encode()).rstrip(b"=").decode()
+    return _password_id(user.identity_id)
+
+
+def _password_id(identity_id: str) -> str:
+    return "password|" + base64.urlsafe_b64encode(identity_id.encode()).rstrip(b"=").decode()
 
 
 def password_method(user: User) -> MethodRecord | None:
     if user.password_hash is None:
         return None
+    return password_record(user.id, password_changed_at=user.password_changed_at, created_at=user.created_at)
+
+
+def password_record(user_id: str, *, password_changed_at: datetime | None, created_at: datetime) -> MethodRecord:
+    """The password as a method: the user's password, shown among the methods (Auth0 does the same)."""
     return MethodRecord(
-        id=password_method_id(user),
-        user_id=user.id,
+        id=_password_id(user_id.split("|", 1)[1] if "|" in user_id else user_id),
+        user_id=user_id,
         type=MethodType.PASSWORD.value,
         name=None,
         confirmed=True,
-        created_at=user.password_changed_at or user.created_at,
-        data={"last_password_reset": iso_ms(user.password_changed_at) if user.password_changed_at else None},
+        created_at=password_changed_at or created_at,
+        data={"last_password_reset": iso_ms(password_changed_at) if password_changed_at else None},
     )
 
 

@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from myaccount.store.raw import RawStatement
-from myaccount.store.schema import authentication_methods
+from myaccount.store.schema import authentication_methods, users
 from myaccount.timefmt import as_utc
 
-__all__ = ["MethodRecord", "MethodStore"]
+__all__ = ["MethodRecord", "MethodStore", "Owner"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,30 @@ _DELETE_UNCONFIRMED = RawStatement(
 )
 
 
+# A user's methods and what the password method needs from the user row, in one query (one round trip).
+_WITH_OWNER = RawStatement(
+    select(
+        users.c.password_hash.is_not(None).label("owner_has_password"),
+        users.c.password_changed_at.label("owner_password_changed_at"),
+        users.c.created_at.label("owner_created_at"),
+        *authentication_methods.c,
+    )
+    .select_from(users.outerjoin(authentication_methods, _m.user_id == users.c.id))
+    .where(users.c.id == bindparam("user_id"))
+    .order_by(_m.created_at, _m.id)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """The user a list of methods belongs to, as far as the password method needs it."""
+
+    user_id: str
+    has_password: bool
+    password_changed_at: datetime | None
+    created_at: datetime
+
+
 @functools.cache
 def _update(columns: tuple[str, ...]) -> RawStatement:
     """One prebuilt UPDATE per set of columns changed."""
@@ -73,6 +97,27 @@ def _update(columns: tuple[str, ...]) -> RawStatement:
 class MethodStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    def list_with_owner(self, user_id: str) -> tuple[Owner | None, list[MethodRecord]]:
+        """The user's methods and their owner, or (None, []) when there is no such user."""
+        rows = _WITH_OWNER.rows(self._conn, {"user_id": user_id})
+        if not rows:
+            return None, []
+        first = rows[0]
+        changed = first["owner_password_changed_at"]
+        owner = Owner(
+            user_id=user_id,
+            has_password=bool(first["owner_has_password"]),
+            password_changed_at=as_utc(changed) if changed is not None else None,
+            created_at=as_utc(first["owner_created_at"]),
+        )
+        records = []
+        for row in rows:
+            if row["id"] is None:  # the outer join's one row for a user without methods
+                continue
+            del row["owner_has_password"], row["owner_password_changed_at"], row["owner_created_at"]
+            records.append(_record(row))
+        return owner, records
 
     def list(self, user_id: str, *, type_: str | None = None) -> list[MethodRecord]:
         if type_ is None:
