@@ -7,13 +7,17 @@
 -- one, response() puts back the rotated token from the JSON body. wrk keeps at most one request in flight per
 -- connection, so a thread holding more tokens than it has connections never runs dry while responses succeed.
 -- Thread i takes every n-th line of the token file, starting at line i. A request made with no token left is
--- sent with a placeholder (it fails, and is counted as `starved`).
+-- sent with a placeholder (it fails, and is counted as `starved`). Thread i connects to server node i mod n
+-- (nodes.lua).
 
+local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+local nodes = dofile(here .. "/nodes.lua")
 local threads = {}
 
 function setup(thread)
    table.insert(threads, thread)
    thread:set("id", #threads - 1)
+   nodes.assign(thread, #threads - 1)
 end
 
 function init(args)
