@@ -32,6 +32,7 @@ from myaccount.my_account.wire import PRIMARY, password_method, password_record,
 from myaccount.oauth.tokens import AccessClaims
 from myaccount.policy.abuse import Abuse, TooManyAttempts
 from myaccount.store.methods import MethodRecord, MethodStore
+from myaccount.store.sessions import SessionStore
 from myaccount.store.tenant import TenantSettingsStore
 from myaccount.store.users import User, UserStore
 
@@ -491,17 +492,32 @@ class MyAccount:
         code = body.get("otp_code")
         if not isinstance(code, str) or not code:
             raise _invalid("otp_code is required.", "/otp_code")
-        if not auth_sessions.reserve_attempt(self.core, opened.record.id, limit=MAX_CODE_ATTEMPTS):
-            self._locked(claims, caller, type_)
         secret: dict[str, Any] | None = None
+        rejected: CodeRejected | MethodError | None = None
         try:
             if type_ == MethodType.TOTP:
-                enrolled = self.totp.complete(opened.state, code)
-                secret = enrolled.secret
+                secret = self.totp.complete(opened.state, code).secret
             else:
                 self.codes.check({**opened.state, "attempts": 0}, code)
         except (CodeRejected, MethodError) as exc:
-            with self.core.db.write() as conn:
+            rejected = exc
+        # One transaction takes one of the session's attempts and records the outcome. A code counts only if its
+        # attempt was taken, so of any number of guesses, concurrent or not, at most MAX_CODE_ATTEMPTS are ever
+        # judged; past that every answer is the lockout, right code or wrong.
+        confirmed: MethodRecord | None = None
+        with self.core.db.write() as conn:
+            reserved = SessionStore(conn).reserve_auth_session_attempt(opened.record.id, limit=MAX_CODE_ATTEMPTS)
+            if not reserved:
+                self._audit(
+                    conn,
+                    claims,
+                    caller,
+                    "enrollment_locked",
+                    type_,
+                    outcome="failure",
+                    description="Too many wrong codes; the enrollment must be started again",
+                )
+            elif rejected is not None:
                 self._audit(
                     conn,
                     claims,
@@ -513,22 +529,18 @@ class MyAccount:
                     reason="wrong code",
                     attempt=opened.record.attempts + 1,
                 )
-            detail = exc.detail if not isinstance(exc, CodeRejected) else "The code is invalid or has expired."
-            raise _invalid(detail, "/otp_code") from exc
-        return self._confirm(claims, opened, caller, type_, secret=secret)
-
-    def _locked(self, claims: AccessClaims, caller: Caller, type_: MethodType) -> None:
-        with self.core.db.write() as conn:
-            self._audit(
-                conn,
-                claims,
-                caller,
-                "enrollment_locked",
-                type_,
-                outcome="failure",
-                description="Too many wrong codes; the enrollment must be started again",
+            else:
+                confirmed = self._confirm_in(conn, claims, opened, caller, type_, secret=secret)
+        if not reserved:
+            raise _invalid("Too many wrong codes. Start the enrollment again.", "/otp_code")
+        if rejected is not None:
+            detail = (
+                rejected.detail if not isinstance(rejected, CodeRejected) else "The code is invalid or has expired."
             )
-        raise _invalid("Too many wrong codes. Start the enrollment again.", "/otp_code")
+            raise _invalid(detail, "/otp_code") from rejected
+        if confirmed is None:
+            raise _invalid(_SESSION_ERROR, "/auth_session")
+        return Enrollment(confirmed.id, to_wire(confirmed, origin=self.core.settings.origin))
 
     def _confirm(
         self,
@@ -540,29 +552,44 @@ class MyAccount:
         secret: dict[str, Any] | None,
         data: dict[str, Any] | None = None,
     ) -> Enrollment:
-        method_id = opened.record.method_id or ""
         with self.core.db.write() as conn:
-            if not auth_sessions.consume(self.core, conn, opened.record):
+            confirmed = self._confirm_in(conn, claims, opened, caller, type_, secret=secret, data=data)
+            if confirmed is None:
                 raise _invalid(_SESSION_ERROR, "/auth_session")
-            store = MethodStore(conn)
-            current = store.get(claims.subject, method_id)
-            if current is None:  # deleted while the enrollment was pending
-                raise _invalid(_SESSION_ERROR, "/auth_session")
-            values: dict[str, Any] = {"confirmed": True}
-            if secret is not None:
-                values["secret"] = self._seal(secret)
-            if data is not None:
-                values["data"] = {**current.data, **data}
-            store.update(claims.subject, method_id, **values)
-            if type_ == MethodType.RECOVERY_CODE:
-                # One recovery code at a time: a new one replaces the old.
-                for other in store.list(claims.subject, type_=MethodType.RECOVERY_CODE):
-                    if other.id != method_id:
-                        store.delete(claims.subject, other.id)
-            self._audit(conn, claims, caller, "enrollment_verified", type_, method_id=method_id)
-            confirmed = store.get(claims.subject, method_id)
-        assert confirmed is not None
-        return Enrollment(method_id, to_wire(confirmed, origin=self.core.settings.origin))
+        return Enrollment(confirmed.id, to_wire(confirmed, origin=self.core.settings.origin))
+
+    def _confirm_in(
+        self,
+        conn: Connection,
+        claims: AccessClaims,
+        opened: auth_sessions.OpenSession,
+        caller: Caller,
+        type_: MethodType,
+        *,
+        secret: dict[str, Any] | None,
+        data: dict[str, Any] | None = None,
+    ) -> MethodRecord | None:
+        """Consume the session and confirm its method; None if the session was used or the method deleted."""
+        method_id = opened.record.method_id or ""
+        if not auth_sessions.consume(self.core, conn, opened.record):
+            return None
+        store = MethodStore(conn)
+        current = store.get(claims.subject, method_id)
+        if current is None:  # deleted while the enrollment was pending
+            return None
+        values: dict[str, Any] = {"confirmed": True}
+        if secret is not None:
+            values["secret"] = self._seal(secret)
+        if data is not None:
+            values["data"] = {**current.data, **data}
+        store.update(claims.subject, method_id, **values)
+        if type_ == MethodType.RECOVERY_CODE:
+            # One recovery code at a time: a new one replaces the old.
+            for other in store.list(claims.subject, type_=MethodType.RECOVERY_CODE):
+                if other.id != method_id:
+                    store.delete(claims.subject, other.id)
+        self._audit(conn, claims, caller, "enrollment_verified", type_, method_id=method_id)
+        return store.get(claims.subject, method_id)
 
     async def _verify_password(
         self, claims: AccessClaims, opened: auth_sessions.OpenSession, body: Mapping[str, Any], caller: Caller

@@ -53,6 +53,10 @@ _COUNT_CONFIRMED = RawStatement(
 _ADD = RawStatement(
     insert(authentication_methods).values({name: bindparam(name) for name in MethodRecord.__dataclass_fields__})
 )
+_BY_CREDENTIAL = RawStatement(select(authentication_methods).where(_m.credential_id == bindparam("credential_id")))
+_DELETE = RawStatement(
+    delete(authentication_methods).where(_m.user_id == bindparam("user_id"), _m.id == bindparam("id"))
+)
 _DELETE_UNCONFIRMED = RawStatement(
     delete(authentication_methods).where(
         _m.user_id == bindparam("user_id"), _m.type == bindparam("type"), _m.confirmed.is_(False)
@@ -131,9 +135,8 @@ class MethodStore:
         return _record(rows[0]) if rows else None
 
     def by_credential_id(self, credential_id: str) -> MethodRecord | None:
-        query = select(authentication_methods).where(authentication_methods.c.credential_id == credential_id)
-        row = self._conn.execute(query).mappings().first()
-        return _record(row) if row else None
+        rows = _BY_CREDENTIAL.rows(self._conn, {"credential_id": credential_id})
+        return _record(rows[0]) if rows else None
 
     def count(self, user_id: str, *, type_: str, confirmed: bool | None = None) -> int:
         params: dict[str, Any] = {"user_id": user_id, "type": type_}
@@ -153,12 +156,7 @@ class MethodStore:
         return statement.execute(self._conn, {"w_user_id": user_id, "w_id": method_id, **values}) == 1
 
     def delete(self, user_id: str, method_id: str) -> bool:
-        result = self._conn.execute(
-            delete(authentication_methods).where(
-                authentication_methods.c.user_id == user_id, authentication_methods.c.id == method_id
-            )
-        )
-        return result.rowcount == 1
+        return _DELETE.execute(self._conn, {"user_id": user_id, "id": method_id}) == 1
 
     def delete_unconfirmed(self, user_id: str, type_: str) -> None:
         _DELETE_UNCONFIRMED.execute(self._conn, {"user_id": user_id, "type": type_})
