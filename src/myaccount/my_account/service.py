@@ -248,25 +248,28 @@ class MyAccount:
             value = body.get(name)
             if value is not None and (not isinstance(value, str) or not 0 < len(value) <= limit):
                 raise _invalid(f"{name} must be a string of 1 to {limit} characters.", f"/{name}")
-        with self.core.db.write() as conn:
+        # Reads and the ceremony's options first; the write transaction holds only the inserts (on SQLite it holds
+        # the database's one write lock, which every other writer waits for).
+        with self.core.db.read() as conn:
             user = self._user(conn, claims)
             existing = MethodStore(conn).list(user.id, type_=MethodType.PASSKEY)
-            if len(existing) >= self.core.settings.max_passkeys_per_user:
-                raise _invalid(
-                    f"A user can have at most {self.core.settings.max_passkeys_per_user} passkeys. Delete one first.",
-                    "/type",
-                )
-            exclude = [
-                ExistingCredential(credential_id=r.credential_id or "", transports=r.data.get("transports") or [])
-                for r in existing
-                if r.credential_id
-            ]
-            challenge = self.passkeys.begin(
-                self._subject(user),
-                display_name=user.name or user.email or user.id,
-                user_name=user.email or user.username or user.id,
-                exclude=exclude,
+        if len(existing) >= self.core.settings.max_passkeys_per_user:
+            raise _invalid(
+                f"A user can have at most {self.core.settings.max_passkeys_per_user} passkeys. Delete one first.",
+                "/type",
             )
+        exclude = [
+            ExistingCredential(credential_id=r.credential_id or "", transports=r.data.get("transports") or [])
+            for r in existing
+            if r.credential_id
+        ]
+        challenge = self.passkeys.begin(
+            self._subject(user),
+            display_name=user.name or user.email or user.id,
+            user_name=user.email or user.username or user.id,
+            exclude=exclude,
+        )
+        with self.core.db.write() as conn:
             session = self._open(conn, claims, MethodType.PASSKEY, "passkey|new", dict(challenge.state))
             self._audit(conn, claims, caller, "enrollment_started", MethodType.PASSKEY)
         return Enrollment("passkey|new", {"auth_session": session, **challenge.public})
@@ -303,11 +306,12 @@ class MyAccount:
         return self.core.sealer.seal(json.dumps(secret).encode(), purpose=_SECRET_PURPOSE)
 
     def _start_totp(self, claims: AccessClaims, caller: Caller) -> Enrollment:
-        with self.core.db.write() as conn:
+        with self.core.db.read() as conn:
             user = self._user(conn, claims)
             if MethodStore(conn).count(user.id, type_=MethodType.TOTP, confirmed=True):
                 raise _invalid("An authenticator app is already enrolled. Delete it before enrolling another.", "/type")
-            challenge = self.totp.begin(self._subject(user), account_label=user.email or user.id)
+        challenge = self.totp.begin(self._subject(user), account_label=user.email or user.id)
+        with self.core.db.write() as conn:
             method_id = self._new_mfa(conn, user, MethodType.TOTP, {})
             session = self._open(conn, claims, MethodType.TOTP, method_id, dict(challenge.state))
             self._audit(conn, claims, caller, "enrollment_started", MethodType.TOTP)

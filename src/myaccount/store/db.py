@@ -67,9 +67,10 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self._writer or nullcontext(), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             conn = conn.execution_options(myaccount_write=True)
-            with conn.begin():
+            # The lock covers BEGIN IMMEDIATE … COMMIT only, not the pool checkout and return around it.
+            with self._writer or nullcontext(), conn.begin():
                 yield conn
 
     def checkpoint(self) -> tuple[int, int]:
