@@ -49,20 +49,29 @@ class Database:
                 self._writer = WriterLock(f"{parsed.database}-writelock")
         else:
             # pool_recycle instead of a ping per checkout: the ping cost a round trip on every request.
-            kwargs.update(pool_size=20, max_overflow=20, pool_recycle=1800)
+            kwargs.update(pool_size=15, max_overflow=15, pool_recycle=1800)
         self.engine: Engine = create_engine(self.url, **kwargs)
+        # Reads on PostgreSQL use a pool of their own whose connections are in autocommit mode for good: no BEGIN
+        # and ROLLBACK around a read (two round trips of the three a one-query read took), and no switching of the
+        # mode at every checkout and return (psycopg work on every request). SQLite reads run in autocommit on
+        # the one pool (`myaccount_read`, no BEGIN).
+        self._reader: Engine = self.engine
+        if not self.is_sqlite:
+            self._reader = create_engine(
+                self.url,
+                **kwargs | {"pool_size": 10, "max_overflow": 10},
+                isolation_level="AUTOCOMMIT",
+                pool_reset_on_return=None,
+            )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            # Reads run in autocommit mode: no BEGIN and ROLLBACK around each request (on PostgreSQL, two round
-            # trips of the three a one-query read took). Each statement sees the latest committed data.
+        # Reads run in autocommit mode: each statement sees the latest committed data.
+        with self._reader.connect() as conn:
             if self.is_sqlite:
                 conn = conn.execution_options(myaccount_read=True)
-            else:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
     @contextmanager
@@ -85,6 +94,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._reader is not self.engine:
+            self._reader.dispose()
         if self._writer is not None:
             self._writer.close()
 
