@@ -9,9 +9,9 @@ from collections.abc import Mapping
 
 from myaccount.audit import Caller, record
 from myaccount.core import Core
-from myaccount.oauth import login_policy
 from myaccount.oauth.errors import InvalidGrant, InvalidRequest, OAuthError
-from myaccount.oauth.issuance import Authentication, issue_for_user
+from myaccount.oauth.grants.direct_login import DATABASE_CONNECTION, finish_direct_login
+from myaccount.oauth.issuance import Authentication
 from myaccount.policy.abuse import Abuse
 from myaccount.policy.scopes import split_scope
 from myaccount.store.clients import Client
@@ -21,7 +21,6 @@ __all__ = ["DATABASE_CONNECTION", "PASSWORD", "PASSWORD_REALM", "exchange"]
 
 PASSWORD = "password"
 PASSWORD_REALM = "http://auth0.com/oauth/grant-type/password-realm"
-DATABASE_CONNECTION = "Username-Password-Authentication"
 
 
 class WrongCredentials(InvalidGrant):
@@ -84,44 +83,16 @@ def exchange(
     now = core.clock.now()
     authn = Authentication(auth_time=now, amr=("pwd",))
     audience, requested = params.get("audience"), split_scope(params.get("scope"))
-    with core.db.read() as conn:
-        verdict = login_policy.check(
-            core,
-            conn,
-            user=user,
-            client=client,
-            audience=audience,
-            requested=requested,
-            authn=authn,
-            interactive=False,
-            protocol="oauth2-password",
-            caller=caller,
-        )
-    with core.db.write() as conn:
-        UserStore(conn).record_login(user.id, now=now, ip=caller.ip)
-        record(
-            conn,
-            core.clock,
-            "s" if not verdict.mfa_required else "gd_auth_started",
-            caller=caller,
-            user_id=user.id,
-            client_id=client.client_id,
-            connection=DATABASE_CONNECTION,
-            description="Successful login" if not verdict.mfa_required else "First factor accepted; MFA required",
-        )
-    login_policy.raise_for(core, verdict, user=user, client=client, audience=audience, requested=requested, authn=authn)
-    with core.db.write() as conn:
-        issued = issue_for_user(
-            core,
-            conn,
-            user=user,
-            client=client,
-            audience=audience,
-            requested=requested,
-            authn=authn,
-            caller=caller,
-            grant_label=label,
-            extra_access_claims=verdict.access_claims,
-            extra_id_claims=verdict.id_claims,
-        )
-    return issued.body
+    return finish_direct_login(
+        core,
+        user=user,
+        client=client,
+        audience=audience,
+        requested=requested,
+        authn=authn,
+        caller=caller,
+        protocol="oauth2-password",
+        grant_label=label,
+        success="Successful login",
+        mfa_pending="First factor accepted; MFA required",
+    )

@@ -14,16 +14,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from myaccount import passkey_api
-from myaccount.audit import Caller, record
+from myaccount.audit import Caller
 from myaccount.core import Core
-from myaccount.oauth import login_policy
 from myaccount.oauth.errors import InvalidRequest
-from myaccount.oauth.issuance import Authentication, issue_for_user, resolve_api
+from myaccount.oauth.grants.direct_login import finish_direct_login
+from myaccount.oauth.issuance import Authentication, resolve_api
 from myaccount.passkey_api import DATABASE_CONNECTION, GRANT_TYPE
 from myaccount.policy.abuse import Abuse
 from myaccount.policy.scopes import split_scope
 from myaccount.store.clients import Client, ClientStore
-from myaccount.store.users import UserStore
 
 __all__ = ["GRANT_TYPE", "exchange"]
 
@@ -57,51 +56,21 @@ def exchange(core: Core, client: Client, params: Mapping[str, str], caller: Call
     authn = Authentication(
         auth_time=now, amr=("passkey", "mfa") if verified else ("passkey",), mfa_time=now if verified else None
     )
-    with core.db.read() as conn:
-        verdict = login_policy.check(
-            core,
-            conn,
-            user=user,
-            client=client,
-            audience=audience,
-            requested=requested,
-            authn=authn,
-            interactive=False,
-            protocol="oauth2-webauthn",
-            caller=caller,
-            mfa_in_this_login=verified,
-        )
-    with core.db.write() as conn:
-        UserStore(conn).record_login(user.id, now=now, ip=caller.ip)
-        record(
-            conn,
-            core.clock,
-            "s" if not verdict.mfa_required else "gd_auth_started",
-            caller=caller,
-            user_id=user.id,
-            client_id=client.client_id,
-            connection=DATABASE_CONNECTION,
-            signup=signed_in.signed_up,
-            description="Successful login with a passkey"
-            if not verdict.mfa_required
-            else "Passkey accepted; MFA required",
-        )
-    login_policy.raise_for(core, verdict, user=user, client=client, audience=audience, requested=requested, authn=authn)
-    with core.db.write() as conn:
-        issued = issue_for_user(
-            core,
-            conn,
-            user=user,
-            client=client,
-            audience=audience,
-            requested=requested,
-            authn=authn,
-            caller=caller,
-            grant_label="webauthn",
-            extra_access_claims=verdict.access_claims,
-            extra_id_claims=verdict.id_claims,
-        )
-    return issued.body
+    return finish_direct_login(
+        core,
+        user=user,
+        client=client,
+        audience=audience,
+        requested=requested,
+        authn=authn,
+        caller=caller,
+        protocol="oauth2-webauthn",
+        grant_label="webauthn",
+        success="Successful login with a passkey",
+        mfa_pending="Passkey accepted; MFA required",
+        mfa_in_this_login=verified,
+        signup=signed_in.signed_up,
+    )
 
 
 def _object(value: Any) -> Mapping[str, Any]:
