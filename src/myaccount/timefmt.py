@@ -7,6 +7,8 @@ __all__ = ["as_utc", "iso_ms", "unix"]
 
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value.tzinfo is UTC:
+        return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

@@ -50,6 +50,9 @@ class Database:
         else:
             # pool_recycle instead of a ping per checkout: the ping cost a round trip on every request.
             kwargs.update(pool_size=15, max_overflow=15, pool_recycle=1800)
+            # Sessions in UTC: psycopg then hands back timestamps with datetime.UTC itself, which need no
+            # conversion on the way to the wire (every column is timestamptz; the zone changes no stored value).
+            kwargs["connect_args"] = {"options": "-c TimeZone=UTC"}
         self.engine: Engine = create_engine(self.url, **kwargs)
         # Reads on PostgreSQL use a pool of their own whose connections are in autocommit mode for good: no BEGIN
         # and ROLLBACK around a read (two round trips of the three a one-query read took), and no switching of the
