@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 
 from myaccount.store.schema import metadata
-from myaccount.timefmt import as_utc
+from myaccount.timefmt import utc_fields
 
 __all__ = [
     "ConnectRequest",
@@ -153,14 +153,6 @@ class ConnectRequest:
     code_hash: str | None = None
 
 
-def _utc(row: Mapping[Any, Any], *names: str) -> dict[str, Any]:
-    data = dict(row)
-    for name in names:
-        if data.get(name) is not None:
-            data[name] = as_utc(data[name])
-    return data
-
-
 class ConnectionStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -171,11 +163,11 @@ class ConnectionStore:
 
     def get(self, connection_id: str) -> ConnectionRecord | None:
         row = self._conn.execute(select(connections).where(connections.c.id == connection_id)).mappings().first()
-        return ConnectionRecord(**_utc(row, "created_at", "updated_at")) if row else None
+        return ConnectionRecord(**utc_fields(row, "created_at", "updated_at")) if row else None
 
     def by_name(self, name: str) -> ConnectionRecord | None:
         row = self._conn.execute(select(connections).where(connections.c.name == name)).mappings().first()
-        return ConnectionRecord(**_utc(row, "created_at", "updated_at")) if row else None
+        return ConnectionRecord(**utc_fields(row, "created_at", "updated_at")) if row else None
 
     def find(
         self,
@@ -199,7 +191,7 @@ class ConnectionStore:
         if limit is not None:
             query = query.limit(limit)
         rows = self._conn.execute(query).mappings()
-        return [ConnectionRecord(**_utc(row, "created_at", "updated_at")) for row in rows]
+        return [ConnectionRecord(**utc_fields(row, "created_at", "updated_at")) for row in rows]
 
     def update(self, connection_id: str, **values: Any) -> None:
         self._conn.execute(update(connections).where(connections.c.id == connection_id).values(**values))
@@ -229,7 +221,7 @@ class ConnectedAccountStore:
 
     def _one(self, query: Any) -> ConnectedAccount | None:
         row = self._conn.execute(query).mappings().first()
-        return ConnectedAccount(**_utc(row, *_ACCOUNT_TIMES)) if row else None
+        return ConnectedAccount(**utc_fields(row, *_ACCOUNT_TIMES)) if row else None
 
     def get(self, user_id: str, account_id: str) -> ConnectedAccount | None:
         return self._one(
@@ -266,7 +258,7 @@ class ConnectedAccountStore:
             query = query.where(connected_accounts.c.id > after)
         if limit is not None:
             query = query.limit(limit)
-        return [ConnectedAccount(**_utc(row, *_ACCOUNT_TIMES)) for row in self._conn.execute(query).mappings()]
+        return [ConnectedAccount(**utc_fields(row, *_ACCOUNT_TIMES)) for row in self._conn.execute(query).mappings()]
 
     def add(self, values: Mapping[str, Any]) -> None:
         self._conn.execute(insert(connected_accounts).values(**values))
@@ -323,7 +315,7 @@ _REQUEST_FIELDS = (
 
 
 def _request(row: Mapping[Any, Any]) -> ConnectRequest:
-    data = _utc(row, "created_at", "expires_at")
+    data = utc_fields(row, "created_at", "expires_at")
     return ConnectRequest(**{name: data[name] for name in _REQUEST_FIELDS})
 
 

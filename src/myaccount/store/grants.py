@@ -4,7 +4,6 @@ Single use is a conditional UPDATE (`… WHERE consumed_at IS NULL`): of any num
 node or many, exactly one sees rowcount 1.
 """
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from myaccount.store.schema import authorization_codes, refresh_tokens, revoked_access_tokens
-from myaccount.timefmt import as_utc
+from myaccount.timefmt import utc_fields
 
 __all__ = ["AuthorizationCode", "GrantStore", "RefreshToken"]
 
@@ -66,14 +65,6 @@ _CODE_TIMES = ("auth_time", "mfa_time", "created_at", "expires_at", "consumed_at
 _RT_TIMES = ("auth_time", "mfa_time", "created_at", "expires_at", "family_expires_at", "rotated_at", "revoked_at")
 
 
-def _times(row: Mapping[Any, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    data = dict(row)
-    for name in names:
-        if data[name] is not None:
-            data[name] = as_utc(data[name])
-    return data
-
-
 class GrantStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -86,7 +77,7 @@ class GrantStore:
     def code(self, code_hash: str) -> AuthorizationCode | None:
         query = select(authorization_codes).where(authorization_codes.c.code_hash == code_hash)
         row = self._conn.execute(query).mappings().first()
-        return AuthorizationCode(**_times(row, _CODE_TIMES)) if row else None
+        return AuthorizationCode(**utc_fields(row, *_CODE_TIMES)) if row else None
 
     def consume_code(self, code_hash: str, *, now: datetime) -> bool:
         result = self._conn.execute(
@@ -111,7 +102,7 @@ class GrantStore:
     def refresh(self, token_hash: str) -> RefreshToken | None:
         row = self._conn.execute(select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)).mappings()
         first = row.first()
-        return RefreshToken(**_times(first, _RT_TIMES)) if first else None
+        return RefreshToken(**utc_fields(first, *_RT_TIMES)) if first else None
 
     def rotate(self, token_id: str, *, replaced_by: str, now: datetime) -> bool:
         result = self._conn.execute(

@@ -1,6 +1,5 @@
 """Browser sessions, /authorize transactions and `auth_session`s (single-use ceremony state)."""
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,7 +8,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from myaccount.store.raw import RawStatement
 from myaccount.store.schema import auth_sessions, login_sessions, login_transactions
-from myaccount.timefmt import as_utc
+from myaccount.timefmt import utc_fields
 
 __all__ = ["AuthSessionRecord", "LoginSession", "LoginTransaction", "SessionStore"]
 
@@ -73,14 +72,6 @@ _ADD_AUTH_SESSION = RawStatement(
 )
 
 
-def _utc(row: Mapping[Any, Any], *names: str) -> dict[str, Any]:
-    data = dict(row)
-    for name in names:
-        if data.get(name) is not None:
-            data[name] = as_utc(data[name])
-    return data
-
-
 class SessionStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -95,7 +86,7 @@ class SessionStore:
         if not row:
             return None
         return LoginSession(
-            **_utc(row, "created_at", "last_seen_at", "expires_at", "auth_time", "mfa_time", "revoked_at")
+            **utc_fields(row, "created_at", "last_seen_at", "expires_at", "auth_time", "mfa_time", "revoked_at")
         )
 
     def touch_login_session(self, session_id: str, *, now: datetime, **values: Any) -> None:
@@ -120,7 +111,7 @@ class SessionStore:
 
     def transaction(self, txn_id: str) -> LoginTransaction | None:
         row = self._conn.execute(select(login_transactions).where(login_transactions.c.id == txn_id)).mappings().first()
-        return LoginTransaction(**_utc(row, "created_at", "expires_at", "completed_at")) if row else None
+        return LoginTransaction(**utc_fields(row, "created_at", "expires_at", "completed_at")) if row else None
 
     def update_transaction_state(self, txn_id: str, state: dict[str, Any]) -> None:
         self._conn.execute(update(login_transactions).where(login_transactions.c.id == txn_id).values(state=state))
@@ -139,7 +130,7 @@ class SessionStore:
 
     def auth_session(self, session_id: str) -> AuthSessionRecord | None:
         rows = _AUTH_SESSION.rows(self._conn, {"id": session_id})
-        return AuthSessionRecord(**_utc(rows[0], "created_at", "expires_at", "consumed_at")) if rows else None
+        return AuthSessionRecord(**utc_fields(rows[0], "created_at", "expires_at", "consumed_at")) if rows else None
 
     def consume_auth_session(self, session_id: str, *, now: datetime) -> bool:
         return _CONSUME_AUTH_SESSION.execute(self._conn, {"id": session_id, "now": now}) == 1
