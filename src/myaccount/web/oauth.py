@@ -18,7 +18,7 @@ from myaccount.store.clients import ClientStore
 from myaccount.store.grants import GrantStore
 from myaccount.store.users import UserStore
 from myaccount.web.guard import dpop_nonce_headers, require_token
-from myaccount.web.http import basic_credentials, caller_of, core_of, read_params
+from myaccount.web.http import FastJSONResponse, basic_credentials, caller_of, core_of, read_params
 
 __all__ = ["routes"]
 
@@ -82,7 +82,7 @@ async def token(request: Request) -> Response:
         return JSONResponse(
             exc.body(), status_code=exc.status, headers={**_NO_STORE, **exc.headers(), **dpop_nonce_headers(core)}
         )
-    return JSONResponse(body, headers={**_NO_STORE, **dpop_nonce_headers(core)})
+    return FastJSONResponse(body, headers={**_NO_STORE, **dpop_nonce_headers(core)})
 
 
 def _check_cross_origin_authentication(request: Request, client_id: str | None, origin: str) -> None:
@@ -138,7 +138,7 @@ async def userinfo(request: Request) -> Response:
             headers={"WWW-Authenticate": 'Bearer realm="myaccount", error="invalid_token"'},
         )
     body = {"sub": user.id, **user_claims(user, claims.scopes)}
-    return JSONResponse(body, headers={**_NO_STORE, **dpop_nonce_headers(core)})
+    return FastJSONResponse(body, headers={**_NO_STORE, **dpop_nonce_headers(core)})
 
 
 async def openid_configuration(request: Request) -> Response:
