@@ -6,10 +6,16 @@ import string
 __all__ = ["alnum", "new_client_id", "new_user_id", "token"]
 
 _ALNUM = string.ascii_letters + string.digits
+# A random byte below 248 (= 4 x 62) picks one of the 62 characters without bias; bytes 248-255 are dropped.
+_PICK = (_ALNUM * 4 + "\0" * 8).encode()
+_DROP = bytes(range(248, 256))
 
 
 def alnum(length: int) -> str:
-    return "".join(secrets.choice(_ALNUM) for _ in range(length))
+    picked = b""
+    while len(picked) < length:
+        picked += secrets.token_bytes(length + 8).translate(_PICK, _DROP)
+    return picked[:length].decode()
 
 
 def new_user_id(connection_prefix: str = "auth0") -> str:

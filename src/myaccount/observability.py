@@ -5,7 +5,6 @@ With several worker processes, metrics are aggregated across them when `PROMETHE
 (prometheus_client's multiprocess mode; `myaccount serve` sets it).
 """
 
-import json
 import logging
 import os
 import re
@@ -14,8 +13,8 @@ import sys
 import time
 from typing import Any
 
+import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["EVENTS", "RATE_LIMITED", "RequestMiddleware", "configure_logging", "metrics_payload"]
@@ -58,6 +57,7 @@ _LOGIN_KINDS = {
 }
 
 log = logging.getLogger("myaccount.access")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 
@@ -80,9 +80,20 @@ def metrics_payload() -> bytes:
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line (orjson: the access log writes one per request)."""
+
+    _second = -1
+    _stamp = ""
+
+    def _time(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._stamp, self._second = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)), second
+        return self._stamp
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": f"{self._time(record.created)}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -93,7 +104,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, separators=(",", ":"))
+        return orjson.dumps(entry, default=str).decode()
 
 
 def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
@@ -101,6 +112,9 @@ def configure_logging(level: str = "INFO", *, json_format: bool = True) -> None:
     handler.setFormatter(JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # Neither format shows threads or processes: each record skips looking them up (the logging HOWTO's
+    # "Optimization"; the access log writes one record per request).
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root.setLevel(level.upper())
 
 
@@ -110,6 +124,19 @@ class RequestMiddleware:
     def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self.app = app
         self.access_log = access_log
+        # prometheus_client checks and locks on every .labels(); the children, once found, are kept here.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
+    def _count(self, route: str, method: str, status: int, elapsed: float) -> None:
+        counter = self._counters.get((route, method, status))
+        if counter is None:
+            counter = self._counters[(route, method, status)] = REQUESTS.labels(route, method, str(status))
+        counter.inc()
+        histogram = self._histograms.get((route, method))
+        if histogram is None:
+            histogram = self._histograms[(route, method)] = LATENCY.labels(route, method)
+        histogram.observe(elapsed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -125,7 +152,8 @@ class RequestMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+                # No one else sets it: appended rather than set (which scans the headers).
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
@@ -134,12 +162,19 @@ class RequestMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
-            REQUESTS.labels(template, scope["method"], str(status)).inc()
-            LATENCY.labels(template, scope["method"]).observe(elapsed)
+            method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # labels from a bounded set
+            self._count(template, method, status, elapsed)
             if self.access_log and log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
-                log.info(
+                # makeRecord and handle, as log.info does, without its walk up the stack for the caller's line.
+                record = log.makeRecord(
+                    log.name,
+                    logging.INFO,
+                    __file__,
+                    0,
                     "request",
+                    (),
+                    None,
                     extra={
                         "request_id": request_id,
                         "method": scope["method"],
@@ -150,3 +185,4 @@ class RequestMiddleware:
                         "ip": client[0] if client else None,
                     },
                 )
+                log.handle(record)

@@ -2,11 +2,13 @@
 SQLAlchemy's own execution gives, on SQLite and on PostgreSQL (the suite runs on both)."""
 
 import multiprocessing
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import bindparam, insert, select, update
 
 from myaccount.core import Core
@@ -199,3 +201,66 @@ def test_checkpoint_moves_the_wal_into_the_database(core: Core) -> None:
         assert frames > 0 and done == frames
     else:
         assert (frames, done) == (0, 0)
+
+
+def test_raw_read_runs_statements_as_read_does(core: Core) -> None:
+    """`raw_read()` hands out the DB-API connection: the same rows as through a SQLAlchemy `Connection`."""
+    user_id = _user(core)
+    with core.db.write() as conn:
+        conn.execute(
+            insert(audit_events).values(
+                id="e3", at=datetime.now(UTC), type="s", outcome="success", user_id=user_id, description="", details={}
+            )
+        )
+    with core.db.read() as conn:
+        through_sqlalchemy = _EVENTS.rows(conn, {"user_id": user_id})
+    with core.db.raw_read() as raw:
+        assert _EVENTS.rows(raw, {"user_id": user_id}) == through_sqlalchemy
+        tuples = _EVENTS.tuples(raw, {"user_id": user_id})
+    assert [_EVENTS.decode(raw.dialect, t) for t in tuples] == through_sqlalchemy
+
+
+def test_raw_read_sees_every_commit(core: Core) -> None:
+    """A SQLite file is read through one long-lived connection per thread: it must not hold a stale snapshot."""
+    user_id = _user(core)
+    seen = []
+    for n in range(3):
+        with core.db.raw_read() as raw:
+            seen.append(len(_EVENTS.rows(raw, {"user_id": user_id})))
+        with core.db.write() as conn:
+            _ADD_EVENT.execute(
+                conn,
+                {
+                    "id": f"seen{n}",
+                    "at": datetime.now(UTC),
+                    "type": "s",
+                    "outcome": "success",
+                    "user_id": user_id,
+                    "client_id": None,
+                    "ip": None,
+                    "user_agent": None,
+                    "description": "",
+                    "details": {},
+                },
+            )
+    assert seen == [0, 1, 2]
+
+
+def test_raw_read_connections_are_per_thread_and_closed_on_dispose(core: Core) -> None:
+    if not core.db.is_sqlite or core.db.url.endswith(":memory:"):
+        pytest.skip("per-thread connections are for SQLite files; elsewhere raw_read() borrows from the pool")
+    with core.db.raw_read() as first, core.db.raw_read() as again:
+        assert first.dbapi is again.dbapi
+    other: list[object] = []
+
+    def in_thread() -> None:
+        with core.db.raw_read() as raw:
+            other.append(raw.dbapi)
+
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    thread.join()
+    assert other and other[0] is not first.dbapi
+    core.db.dispose()
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.dbapi.execute("SELECT 1")

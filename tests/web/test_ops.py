@@ -45,6 +45,15 @@ def test_metrics_count_requests_by_route_and_events(client: TestClient, tenant: 
     assert "myaccount_http_request_duration_seconds_bucket" in text
 
 
+def test_metrics_labels_stay_bounded(client: TestClient) -> None:
+    """Methods outside HTTP's usual set share one label: a client cannot mint time series."""
+    for method in ("BREW", "WHEN"):
+        client.request(method, "/healthz")
+    text = client.get("/metrics").text
+    assert 'method="OTHER",route="/healthz"' in text
+    assert 'method="BREW"' not in text and 'method="WHEN"' not in text
+
+
 def test_request_id_is_echoed_or_made(client: TestClient) -> None:
     assert client.get("/healthz", headers={"X-Request-Id": "abc12345"}).headers["x-request-id"] == "abc12345"
     made = client.get("/healthz", headers={"X-Request-Id": "bad id\n"}).headers["x-request-id"]

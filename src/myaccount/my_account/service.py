@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from myaccount import auth_sessions
@@ -28,6 +29,7 @@ from myaccount.methods.password import Password, PasswordPolicy
 from myaccount.methods.recovery_code import RecoveryCode
 from myaccount.methods.totp import Totp
 from myaccount.my_account.factors import enabled_factors, enabled_types
+from myaccount.my_account.listing import MethodListing
 from myaccount.my_account.wire import PRIMARY, password_method, password_record, to_wire
 from myaccount.oauth.tokens import AccessClaims
 from myaccount.policy.abuse import Abuse, TooManyAttempts
@@ -40,6 +42,7 @@ __all__ = ["Enrollment", "MyAccount"]
 
 MAX_CODE_ATTEMPTS = 5
 _SECRET_PURPOSE = "method-secret"
+_TYPES = frozenset(t.value for t in MethodType)
 _NAMEABLE = {
     MethodType.PASSKEY,
     MethodType.TOTP,
@@ -109,6 +112,7 @@ class MyAccount:
             max_attempts=MAX_CODE_ATTEMPTS,
         )
         self.recovery = RecoveryCode(fingerprint=lambda c: core.fingerprint(c, purpose="recovery-code"))
+        self.listing = MethodListing(origin=settings.origin)
 
     # reading
     def factors(self, claims: AccessClaims) -> list[dict[str, Any]]:
@@ -119,11 +123,17 @@ class MyAccount:
         return [{"type": t.value, "usage": ["primary"] if t.value in PRIMARY else ["secondary"]} for t in types]
 
     def list_methods(self, claims: AccessClaims, type_: str | None = None) -> list[dict[str, Any]]:
-        if type_ is not None and type_ not in {t.value for t in MethodType}:
+        return [orjson.loads(part) for part in self._listing(claims, type_)]
+
+    def list_methods_json(self, claims: AccessClaims, type_: str | None = None) -> bytes:
+        """`{"authentication_methods": [...]}`, rendered."""
+        return b'{"authentication_methods":[' + b",".join(self._listing(claims, type_)) + b"]}"
+
+    def _listing(self, claims: AccessClaims, type_: str | None) -> list[bytes]:
+        if type_ is not None and type_ not in _TYPES:
             raise _invalid(f"Unknown authentication method type: {type_}", "/type")
-        with self.core.db.read() as conn:
-            records = self._records(conn, claims.subject)
-        return [to_wire(r, origin=self.core.settings.origin) for r in records if type_ is None or r.type == type_]
+        with self.core.db.raw_read() as conn:
+            return self.listing.parts(conn, claims.subject, type_)
 
     def get_method(self, claims: AccessClaims, method_id: str) -> dict[str, Any]:
         with self.core.db.read() as conn:

@@ -1,13 +1,14 @@
 """The engine, one per process: SQLite (WAL) by default, PostgreSQL by URL. Same SQLAlchemy Core code on both.
 
-`Database.read()` opens a connection for reads; `Database.write()` a transaction that takes SQLite's write lock
+`Database.read()` opens a connection for reads (`raw_read()` its DB-API connection, for the hottest reads);
+`Database.write()` a transaction that takes SQLite's write lock
 up front (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of failing on a lock upgrade.
 """
 
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from types import TracebackType
 from typing import Any
@@ -17,9 +18,12 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
+from myaccount.store.raw import RawConnection
+
 __all__ = ["Database", "WriterLock", "normalize_url"]
 
 WAL_AUTOCHECKPOINT_PAGES = 16_000  # ~64 MB of WAL with 4 KiB pages (SQLite's default is 1,000)
+_SQLITE_CONNECT_ARGS: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
 
 
 def normalize_url(url: str) -> str:
@@ -37,16 +41,18 @@ class Database:
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._writer: WriterLock | None = None
+        self._raw_readers: _ThreadConnections | None = None
         # orjson parses JSON columns (methods' data, metadata) several times faster than the json module.
         kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": orjson.loads}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = dict(_SQLITE_CONNECT_ARGS)
             if parsed.database in (None, "", ":memory:"):
                 kwargs["poolclass"] = StaticPool
             else:
                 # As many connections as the threadpool has threads, so no request waits for one.
                 kwargs.update(pool_size=40, max_overflow=10)
                 self._writer = WriterLock(f"{parsed.database}-writelock")
+                self._raw_readers = _ThreadConnections(self._connect_sqlite)
         else:
             # pool_recycle instead of a ping per checkout: the ping cost a round trip on every request.
             kwargs.update(pool_size=15, max_overflow=15, pool_recycle=1800)
@@ -68,14 +74,42 @@ class Database:
             )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+            # The same pool, with the option that keeps reads out of an explicit transaction (`on_begin`).
+            self._reader = self.engine.execution_options(myaccount_read=True)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         # Reads run in autocommit mode: each statement sees the latest committed data.
         with self._reader.connect() as conn:
-            if self.is_sqlite:
-                conn = conn.execution_options(myaccount_read=True)
             yield conn
+
+    @contextmanager
+    def raw_read(self) -> Iterator[RawConnection]:
+        """Like `read()`, but the DB-API connection itself, for `RawStatement`s on the hottest reads: no
+        SQLAlchemy `Connection` to build, no pool checkout and return on SQLite.
+
+        A SQLite file is read through one connection per thread, opened for good (in autocommit mode, like every
+        read: each statement sees the latest commit). Elsewhere the connection comes from the reader pool, and a
+        connection that failed with a disconnect is dropped from it."""
+        if self._raw_readers is not None:
+            yield RawConnection(self._raw_readers.get(), self.engine.dialect)
+            return
+        fairy = self._reader.raw_connection()
+        try:
+            yield RawConnection(fairy.dbapi_connection, self._reader.dialect)
+        except self._reader.dialect.loaded_dbapi.Error as exc:
+            if self._reader.dialect.is_disconnect(exc, fairy.dbapi_connection, None):
+                fairy.invalidate(exc)
+            raise
+        finally:
+            fairy.close()
+
+    def _connect_sqlite(self) -> Any:
+        dialect = self.engine.dialect
+        cargs, cparams = dialect.create_connect_args(self.engine.url)
+        connection = dialect.connect(*cargs, **{**cparams, **_SQLITE_CONNECT_ARGS})
+        _set_up_sqlite(connection)
+        return connection
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -96,8 +130,10 @@ class Database:
         return int(row[1]), int(row[2])
 
     def dispose(self) -> None:
+        if self._raw_readers is not None:
+            self._raw_readers.close()
         self.engine.dispose()
-        if self._reader is not self.engine:
+        if not self.is_sqlite:  # PostgreSQL's reader has a pool of its own; SQLite's shares the engine's
             self._reader.dispose()
         if self._writer is not None:
             self._writer.close()
@@ -155,25 +191,59 @@ class WriterLock:
             self._fd = None
 
 
+class _ThreadConnections:
+    """One DB-API connection per thread (and per process: a forked child opens its own), closed together."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[Any] = []
+
+    def get(self) -> Any:
+        held = getattr(self._local, "held", None)
+        if held is not None and held[0] == os.getpid():
+            return held[1]
+        connection = self._connect()
+        self._local.held = (os.getpid(), connection)
+        with self._lock:
+            self._all.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._all = self._all, []
+        self._local = threading.local()
+        for connection in connections:
+            connection.close()  # opened with check_same_thread=False: any thread may close it
+
+
+def _set_up_sqlite(dbapi_connection: Any) -> None:
+    # We issue BEGIN ourselves (below); pysqlite's own transaction handling defers the write lock.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # Checkpoints copy the WAL back into the database and fsync it; run by whichever commit crosses the
+    # threshold, they cost a request milliseconds. The server checkpoints in the background instead
+    # (`Database.checkpoint`, every second); this larger threshold only bounds the WAL if nothing does.
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+    cursor.close()
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # We issue BEGIN ourselves (below); pysqlite's own transaction handling defers the write lock.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        # Checkpoints copy the WAL back into the database and fsync it; run by whichever commit crosses the
-        # threshold, they cost a request milliseconds. The server checkpoints in the background instead
-        # (`Database.checkpoint`, every second); this larger threshold only bounds the WAL if nothing does.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-        cursor.close()
+        _set_up_sqlite(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()
         if options.get("myaccount_read", False):
             return
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("myaccount_write", False) else "BEGIN")
+        # On the DB-API connection: what exec_driver_sql would send, without its execution machinery.
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.execute("BEGIN IMMEDIATE" if options.get("myaccount_write", False) else "BEGIN")

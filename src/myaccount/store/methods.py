@@ -6,13 +6,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+import orjson
+from sqlalchemy import Connection, Text, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy.engine import Dialect
 
-from myaccount.store.raw import RawStatement
+from myaccount.store.raw import Connectable, RawStatement
 from myaccount.store.schema import authentication_methods, users
 from myaccount.timefmt import as_utc
 
-__all__ = ["MethodRecord", "MethodStore", "Owner"]
+__all__ = [
+    "LISTING_ID",
+    "LISTING_TYPE",
+    "MethodRecord",
+    "MethodStore",
+    "Owner",
+    "listing_owner",
+    "listing_record",
+    "listing_rows",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +75,23 @@ _DELETE_UNCONFIRMED = RawStatement(
 )
 
 
-# A user's methods and what the password method needs from the user row, in one query (one round trip).
-_WITH_OWNER = RawStatement(
+# A user's methods and what the password method needs from the user row, in one query (one round trip). `data`
+# comes back as its JSON text on both databases, so that a raw row is hashable: the My Account list keeps what it
+# rendered of a row keyed by the row itself (my_account/listing.py).
+_LISTING = RawStatement(
     select(
         users.c.password_hash.is_not(None).label("owner_has_password"),
         users.c.password_changed_at.label("owner_password_changed_at"),
         users.c.created_at.label("owner_created_at"),
-        *authentication_methods.c,
+        *(cast(c, Text).label(c.name) if c is _m.data else c for c in authentication_methods.c),
     )
     .select_from(users.outerjoin(authentication_methods, _m.user_id == users.c.id))
     .where(users.c.id == bindparam("user_id"))
     .order_by(_m.created_at, _m.id)
 )
+_OWNER_COLUMNS = 3
+LISTING_ID = _OWNER_COLUMNS + list(authentication_methods.c.keys()).index("id")
+LISTING_TYPE = _OWNER_COLUMNS + list(authentication_methods.c.keys()).index("type")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,24 +120,12 @@ class MethodStore:
 
     def list_with_owner(self, user_id: str) -> tuple[Owner | None, list[MethodRecord]]:
         """The user's methods and their owner, or (None, []) when there is no such user."""
-        rows = _WITH_OWNER.rows(self._conn, {"user_id": user_id})
+        rows = listing_rows(self._conn, user_id)
         if not rows:
             return None, []
-        first = rows[0]
-        changed = first["owner_password_changed_at"]
-        owner = Owner(
-            user_id=user_id,
-            has_password=bool(first["owner_has_password"]),
-            password_changed_at=as_utc(changed) if changed is not None else None,
-            created_at=as_utc(first["owner_created_at"]),
-        )
-        records = []
-        for row in rows:
-            if row["id"] is None:  # the outer join's one row for a user without methods
-                continue
-            del row["owner_has_password"], row["owner_password_changed_at"], row["owner_created_at"]
-            records.append(_record(row))
-        return owner, records
+        dialect = self._conn.dialect
+        owner = listing_owner(dialect, user_id, rows[0])
+        return owner, [listing_record(dialect, row) for row in rows if row[LISTING_ID] is not None]
 
     def list(self, user_id: str, *, type_: str | None = None) -> list[MethodRecord]:
         if type_ is None:
@@ -160,3 +164,27 @@ class MethodStore:
 
     def delete_unconfirmed(self, user_id: str, type_: str) -> None:
         _DELETE_UNCONFIRMED.execute(self._conn, {"user_id": user_id, "type": type_})
+
+
+def listing_rows(conn: Connectable, user_id: str) -> list[tuple[Any, ...]]:
+    """The user's methods, oldest first, each row with its owner's password fields in front; raw (as the driver
+    returns them). No row: there is no such user. A user without methods: one row whose `LISTING_ID` is None."""
+    return _LISTING.tuples(conn, {"user_id": user_id})
+
+
+def listing_owner(dialect: Dialect, user_id: str, row: tuple[Any, ...]) -> Owner:
+    values = _LISTING.decode(dialect, row)
+    changed = values["owner_password_changed_at"]
+    return Owner(
+        user_id=user_id,
+        has_password=bool(values["owner_has_password"]),
+        password_changed_at=as_utc(changed) if changed is not None else None,
+        created_at=as_utc(values["owner_created_at"]),
+    )
+
+
+def listing_record(dialect: Dialect, row: tuple[Any, ...]) -> MethodRecord:
+    values = _LISTING.decode(dialect, row)
+    del values["owner_has_password"], values["owner_password_changed_at"], values["owner_created_at"]
+    values["data"] = orjson.loads(values["data"]) if values["data"] is not None else None
+    return _record(values)

@@ -7,6 +7,9 @@ of the CPU. A `RawStatement` compiles its statement once per dialect with SQLAlc
 the parameter order, and the column types' own bind and result processors; then it runs on the connection's
 DB-API cursor. Same SQL, same transaction (the connection's), same values in and out as through SQLAlchemy
 (SQLite's text dates and JSON included).
+
+The hottest reads skip the SQLAlchemy `Connection` too: `Database.raw_read()` hands out a `RawConnection` (the
+DB-API connection and its dialect), which every method here accepts in place of a `Connection`.
 """
 
 from collections.abc import Callable, Mapping
@@ -18,7 +21,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.sql.selectable import Select
 
-__all__ = ["RawStatement"]
+__all__ = ["RawConnection", "RawStatement"]
 
 Processor = Callable[[Any], Any]
 
@@ -32,6 +35,17 @@ class _Plan:
     binders: tuple[tuple[str, Processor], ...]
     keys: tuple[str, ...]  # result columns (SELECT only)
     results: tuple[tuple[int, Processor], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RawConnection:
+    """A DB-API connection and the dialect whose SQL it speaks (`Database.raw_read()`)."""
+
+    dbapi: Any
+    dialect: Dialect
+
+
+Connectable = Connection | RawConnection
 
 
 class RawStatement:
@@ -72,13 +86,13 @@ class RawStatement:
         self._plans[key] = plan
         return plan
 
-    def _run(self, conn: Connection, params: Mapping[str, Any]) -> tuple[_Plan, Any]:
+    def _run(self, conn: Connectable, params: Mapping[str, Any]) -> tuple[_Plan, Any]:
         plan = self._plan(conn.dialect)
         values = plan.compiled.construct_params(params)
         for name, processor in plan.binders:
             values[name] = processor(values[name])
         arguments: Any = tuple(values[n] for n in plan.names) if plan.positional else values
-        dbapi = conn.connection.dbapi_connection
+        dbapi = conn.dbapi if isinstance(conn, RawConnection) else conn.connection.dbapi_connection
         assert dbapi is not None
         cursor = dbapi.cursor()
         try:
@@ -88,23 +102,31 @@ class RawStatement:
             raise
         return plan, cursor
 
-    def rows(self, conn: Connection, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    def rows(self, conn: Connectable, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """A SELECT's rows, as dicts of column key → processed value."""
-        plan, cursor = self._run(conn, params or {})
+        plan = self._plan(conn.dialect)
+        return [self._decode(plan, row) for row in self.tuples(conn, params)]
+
+    def tuples(self, conn: Connectable, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """A SELECT's rows as the driver returns them, before any result processor (`decode` applies them)."""
+        _plan, cursor = self._run(conn, params or {})
         try:
-            fetched = cursor.fetchall()
+            return [tuple(row) for row in cursor.fetchall()]
         finally:
             cursor.close()
-        keys, processors = plan.keys, plan.results
-        out = []
-        for row in fetched:
-            values = list(row)
-            for index, processor in processors:
-                values[index] = processor(values[index])
-            out.append(dict(zip(keys, values, strict=True)))
-        return out
 
-    def execute(self, conn: Connection, params: Mapping[str, Any] | None = None) -> int:
+    def decode(self, dialect: Dialect, row: tuple[Any, ...]) -> dict[str, Any]:
+        """One row of `tuples` as `rows` would have returned it."""
+        return self._decode(self._plan(dialect), row)
+
+    @staticmethod
+    def _decode(plan: _Plan, row: tuple[Any, ...]) -> dict[str, Any]:
+        values = list(row)
+        for index, processor in plan.results:
+            values[index] = processor(values[index])
+        return dict(zip(plan.keys, values, strict=True))
+
+    def execute(self, conn: Connectable, params: Mapping[str, Any] | None = None) -> int:
         """An INSERT, UPDATE or DELETE; the number of rows it touched."""
         _plan, cursor = self._run(conn, params or {})
         try:

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from myaccount.errors import BadRequest, Forbidden, Problem, RateLimited, UnsupportedMediaType
 from myaccount.my_account.service import MyAccount
@@ -48,68 +49,84 @@ def _rules(request: Request, family: str) -> list[tuple[Rule, str]]:
     return [(rule, key) for rule, key in rules if rule.enabled]
 
 
-def _headers(decision: Decision | None) -> dict[str, str]:
-    if decision is None:
-        return {}
-    return {
-        "x-ratelimit-limit": str(decision.limit),
-        "x-ratelimit-remaining": str(decision.remaining),
-        "x-ratelimit-reset": str(decision.reset),
-    }
+def _headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-ratelimit-limit", str(decision.limit).encode()),
+        (b"x-ratelimit-remaining", str(decision.remaining).encode()),
+        (b"x-ratelimit-reset", str(decision.reset).encode()),
+    ]
 
 
-def endpoint(scope: str, family: str) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """Token check, rate limits and error rendering around a handler."""
+class Endpoint:
+    """One operation as an ASGI app: token check, rate limits and error rendering around a handler.
 
-    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def run(request: Request) -> Response:
-            core = core_of(request)
-            shown: Decision | None = None
-            try:
-                claims = require_token(request, audience=core.settings.my_account_audience, scope=scope)
-                if not claims.is_user:
-                    # The API's client policy is deny_all; a client's token (however it was made) acts for nobody.
-                    raise Forbidden("The My Account API accepts user tokens only.")
-                for rule, key in _rules(request, family):
-                    try:
-                        decision = core.limiter.take(rule, key or claims.subject)
-                    except Exception:
-                        # The limiter's store (Redis) is unreachable: serve rather than fail every request;
-                        # /readyz reports the outage, and the failure is logged.
-                        logging.getLogger("myaccount.ratelimit").warning("rate limiter unavailable", exc_info=True)
-                        continue
-                    if shown is None or decision.remaining < shown.remaining or not decision.allowed:
-                        shown = decision
-                    if not decision.allowed:
-                        RATE_LIMITED.labels(rule.name).inc()
-                        headers = {"retry-after": str(decision.retry_after)}
-                        if rule.name == "me-tenant":
-                            headers["x-auth0-error-kind"] = "global-rate-limit"
-                        raise RateLimited("Too many requests. Retry later.", headers=headers)
-                if shown is None:
-                    shown = _unlimited(core.clock.now().timestamp())
-                response = await handler(request, claims, _service(request))
-            except Problem as exc:
-                response = problem_response(exc)
-            except BodyError as exc:
-                kind = {413: "A0E-413-0001", 415: "A0E-415-0001"}.get(exc.status, "A0E-400-0001")
-                title = {413: "Payload Too Large", 415: "Unsupported Media Type"}.get(exc.status, "Bad Request")
-                response = JSONResponse(
-                    {
-                        "type": f"https://auth0.com/api-errors/{kind}",
-                        "status": exc.status,
-                        "title": title,
-                        "detail": exc.detail,
-                    },
-                    status_code=exc.status,
-                )
+    Starlette calls an ASGI endpoint directly, without the request/response wrapper it puts around a plain
+    function: these routes render their own errors, and anything unexpected still reaches the application's
+    exception handlers."""
+
+    def __init__(self, handler: Handler, scope: str, family: str) -> None:
+        self.handler = handler
+        self.scope = scope
+        self.family = family
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = await self.run(Request(scope, receive))
+        await response(scope, receive, send)
+
+    async def run(self, request: Request) -> Response:
+        core = core_of(request)
+        shown: Decision | None = None
+        try:
+            claims = require_token(request, audience=core.settings.my_account_audience, scope=self.scope)
+            if not claims.is_user:
+                # The API's client policy is deny_all; a client's token (however it was made) acts for nobody.
+                raise Forbidden("The My Account API accepts user tokens only.")
+            for rule, key in _rules(request, self.family):
+                try:
+                    decision = core.limiter.take(rule, key or claims.subject)
+                except Exception:
+                    # The limiter's store (Redis) is unreachable: serve rather than fail every request;
+                    # /readyz reports the outage, and the failure is logged.
+                    logging.getLogger("myaccount.ratelimit").warning("rate limiter unavailable", exc_info=True)
+                    continue
+                if shown is None or decision.remaining < shown.remaining or not decision.allowed:
+                    shown = decision
+                if not decision.allowed:
+                    RATE_LIMITED.labels(rule.name).inc()
+                    headers = {"retry-after": str(decision.retry_after)}
+                    if rule.name == "me-tenant":
+                        headers["x-auth0-error-kind"] = "global-rate-limit"
+                    raise RateLimited("Too many requests. Retry later.", headers=headers)
             if shown is None:
                 shown = _unlimited(core.clock.now().timestamp())
-            response.headers.update(_headers(shown))
-            response.headers.update(dpop_nonce_headers(core))
-            return response
+            response = await self.handler(request, claims, _service(request))
+        except Problem as exc:
+            response = problem_response(exc)
+        except BodyError as exc:
+            kind = {413: "A0E-413-0001", 415: "A0E-415-0001"}.get(exc.status, "A0E-400-0001")
+            title = {413: "Payload Too Large", 415: "Unsupported Media Type"}.get(exc.status, "Bad Request")
+            response = JSONResponse(
+                {
+                    "type": f"https://auth0.com/api-errors/{kind}",
+                    "status": exc.status,
+                    "title": title,
+                    "detail": exc.detail,
+                },
+                status_code=exc.status,
+            )
+        if shown is None:
+            shown = _unlimited(core.clock.now().timestamp())
+        # Appended, not set: no response here carries these already, and setting one scans the list.
+        response.raw_headers.extend(_headers(shown))
+        nonce = dpop_nonce_headers(core)
+        if nonce:
+            response.headers.update(nonce)
+        return response
 
-        return run
+
+def endpoint(scope: str, family: str) -> Callable[[Handler], Endpoint]:
+    def wrap(handler: Handler) -> Endpoint:
+        return Endpoint(handler, scope, family)
 
     return wrap
 
@@ -151,7 +168,7 @@ async def factors(request: Request, claims: AccessClaims, service: MyAccount) ->
 @endpoint("read:me:authentication_methods", "read")
 async def list_methods(request: Request, claims: AccessClaims, service: MyAccount) -> Response:
     type_ = request.query_params.get("type")
-    return JSONResponse({"authentication_methods": service.list_methods(claims, type_)})
+    return Response(service.list_methods_json(claims, type_), media_type="application/json")
 
 
 @endpoint("read:me:authentication_methods", "read")
