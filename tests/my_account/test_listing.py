@@ -79,8 +79,10 @@ def test_list_follows_every_change(me: Me, app: Starlette, core: Core, tenant: T
     assert [m["type"] for m in me.get("/authentication-methods?type=passkey").json()["authentication_methods"]] == []
 
 
-def test_type_filter_and_order(me: Me) -> None:
-    first, second = _enroll_passkey(me), _enroll_passkey(me)
+def test_type_filter_and_order(me: Me, clock: FrozenClock) -> None:
+    first = _enroll_passkey(me)
+    clock.advance(seconds=1)
+    second = _enroll_passkey(me)
     assert me.enroll({"type": "recovery-code"}).status_code == 202
     listed = me.methods()
     # Passkeys first (oldest first), then the password, then the rest.
