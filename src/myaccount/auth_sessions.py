@@ -5,11 +5,11 @@ ceremony state sealed with AES-GCM. Consumption is one conditional UPDATE, so of
 number of nodes exactly one succeeds.
 """
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection
 
 from myaccount.core import Core
@@ -51,7 +51,7 @@ def open_session(
             kind=kind,
             method_type=method_type,
             method_id=method_id,
-            state=core.sealer.seal(json.dumps(state).encode(), purpose=_PURPOSE),
+            state=core.sealer.seal(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS), purpose=_PURPOSE),
             attempts=0,
             created_at=now,
             expires_at=now + (ttl or core.settings.auth_session_ttl),
@@ -69,7 +69,7 @@ def load(core: Core, conn: Connection, raw: object) -> OpenSession | None:
     if record is None or record.consumed_at is not None or record.expires_at <= core.clock.now():
         return None
     try:
-        state = json.loads(core.sealer.open(record.state, purpose=_PURPOSE))
+        state = orjson.loads(core.sealer.open(record.state, purpose=_PURPOSE))
     except (SealError, ValueError):
         return None
     return OpenSession(record=record, state=state)
@@ -91,5 +91,5 @@ def reserve_attempt(core: Core, session_id: str, *, limit: int) -> bool:
 
 def save_state(core: Core, conn: Connection, record: AuthSessionRecord, state: dict[str, Any]) -> None:
     """Replace a session's sealed state (for multi-step ceremonies such as MFA challenges)."""
-    sealed = core.sealer.seal(json.dumps(state).encode(), purpose=_PURPOSE)
+    sealed = core.sealer.seal(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS), purpose=_PURPOSE)
     SessionStore(conn).update_auth_session(record.id, state=sealed)

@@ -6,6 +6,7 @@ which sends no version, by name alone. We recognise the browsers and systems tha
 else (a native app's `CFNetwork/… Darwin/…`, a bot) is kept as sent, shortened.
 """
 
+import functools
 import re
 
 __all__ = ["summarise"]
@@ -45,6 +46,7 @@ _SYSTEMS: tuple[tuple[re.Pattern[str], str], ...] = (
 _WINDOWS_RELEASES = {"10.0": "10", "6.3": "8.1", "6.2": "8", "6.1": "7", "6.0": "Vista", "5.1": "XP"}
 
 
+@functools.lru_cache(maxsize=1024)  # a handful of user agents make most requests
 def summarise(user_agent: str | None) -> str | None:
     """`Chrome 131.0.0 / Mac OS X 10.15.7` for a browser we recognise, else the UA itself cut to 200 characters.
 

@@ -6,6 +6,7 @@ start stores the ceremony state behind a single-use `auth_session`; the verify c
 the session and stores the method in one transaction.
 """
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -311,9 +312,7 @@ class MyAccount:
         return method_id
 
     def _seal(self, secret: dict[str, Any]) -> str:
-        import json
-
-        return self.core.sealer.seal(json.dumps(secret).encode(), purpose=_SECRET_PURPOSE)
+        return self.core.sealer.seal(orjson.dumps(secret, option=orjson.OPT_NON_STR_KEYS), purpose=_SECRET_PURPOSE)
 
     def _start_totp(self, claims: AccessClaims, caller: Caller) -> Enrollment:
         with self.core.db.read() as conn:
@@ -478,21 +477,18 @@ class MyAccount:
             store = MethodStore(conn)
             if enrolled.credential_id and store.by_credential_id(enrolled.credential_id):
                 raise _invalid("This passkey is already registered.", "/authn_response/id")
-            store.add(
-                MethodRecord(
-                    id=method_id,
-                    user_id=claims.subject,
-                    type=MethodType.PASSKEY.value,
-                    name=(info.name if info else None) or enrolled.name or "Passkey",
-                    confirmed=True,
-                    created_at=self.core.clock.now(),
-                    data=data,
-                    credential_id=enrolled.credential_id,
-                )
+            created = MethodRecord(
+                id=method_id,
+                user_id=claims.subject,
+                type=MethodType.PASSKEY.value,
+                name=(info.name if info else None) or enrolled.name or "Passkey",
+                confirmed=True,
+                created_at=self.core.clock.now(),
+                data=data,
+                credential_id=enrolled.credential_id,
             )
+            store.add(created)
             self._audit(conn, claims, caller, "enrollment_verified", MethodType.PASSKEY, method_id=method_id)
-            created = store.get(claims.subject, method_id)
-        assert created is not None
         return Enrollment(method_id, to_wire(created, origin=self.core.settings.origin))
 
     def _verify_code(
@@ -603,7 +599,7 @@ class MyAccount:
                 if other.id != method_id:
                     store.delete(claims.subject, other.id)
         self._audit(conn, claims, caller, "enrollment_verified", type_, method_id=method_id)
-        return store.get(claims.subject, method_id)
+        return dataclasses.replace(current, **values)  # what a read-back would give, without the query
 
     async def _verify_password(
         self, claims: AccessClaims, opened: auth_sessions.OpenSession, body: Mapping[str, Any], caller: Caller

@@ -35,6 +35,11 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _json_text(value: Any) -> str:
+    """JSON columns written by orjson (compact, UTF-8; non-string keys as strings, as the json module does)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = normalize_url(url)
@@ -42,8 +47,8 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         self._writer: WriterLock | None = None
         self._raw_readers: _ThreadConnections | None = None
-        # orjson parses JSON columns (methods' data, metadata) several times faster than the json module.
-        kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": orjson.loads}
+        # orjson reads and writes JSON columns (methods' data, metadata) several times faster than the json module.
+        kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": orjson.loads, "json_serializer": _json_text}
         if self.is_sqlite:
             kwargs["connect_args"] = dict(_SQLITE_CONNECT_ARGS)
             if parsed.database in (None, "", ":memory:"):
