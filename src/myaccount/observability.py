@@ -63,12 +63,25 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 def observe_event(type_: str, outcome: str, method_type: str | None = None) -> None:
     """Called for every audit event: metrics follow the audit trail, so both always agree."""
-    EVENTS.labels(type_, outcome).inc()
+    _child(EVENTS, type_, outcome).inc()
     if type_.startswith("my_account.enrollment_") and method_type and type_ != "my_account.enrollment_started":
-        ENROLLMENTS.labels(method_type, "success" if type_.endswith("verified") else "failure").inc()
+        _child(ENROLLMENTS, method_type, "success" if type_.endswith("verified") else "failure").inc()
     kind = _LOGIN_KINDS.get(type_)
     if kind:
-        LOGINS.labels(kind, outcome).inc()
+        _child(LOGINS, kind, outcome).inc()
+
+
+_CHILDREN: dict[tuple[int, str, str], Any] = {}
+
+
+def _child(metric: Counter, first: str, second: str) -> Any:
+    """`metric.labels(first, second)`, kept: prometheus_client checks and locks on every call. Event types,
+    outcomes and method types come from our own code, so the set stays small."""
+    key = (id(metric), first, second)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(first, second)
+    return child
 
 
 def metrics_payload() -> bytes:

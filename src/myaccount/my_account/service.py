@@ -215,10 +215,11 @@ class MyAccount:
         self._limited(lambda: abuse.enrollment_start(caller, claims.subject))
         if type_ in (MethodType.EMAIL, MethodType.PHONE):
             self._limited(lambda: abuse.code_send(caller, claims.subject))
-        with self.core.db.read() as conn:
-            factor = _FACTOR_OF_TYPE.get(type_)
-            if factor is not None and not enabled_factors(conn).get(factor, False):
-                raise _invalid(f"The {type_} factor is not enabled for this tenant.", "/type")
+        factor = _FACTOR_OF_TYPE.get(type_)
+        if factor is not None:
+            with self.core.db.read() as conn:
+                if not enabled_factors(conn).get(factor, False):
+                    raise _invalid(f"The {type_} factor is not enabled for this tenant.", "/type")
         if type_ == MethodType.PASSKEY:
             return self._start_passkey(claims, body, caller)
         if type_ == MethodType.TOTP:

@@ -77,6 +77,8 @@ class Database:
                 isolation_level="AUTOCOMMIT",
                 pool_reset_on_return=None,
             )
+        # Writes carry their option from an engine of their own (the same pool), not a branch per transaction.
+        self._writes = self.engine.execution_options(myaccount_write=True)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             # The same pool, with the option that keeps reads out of an explicit transaction (`on_begin`).
@@ -118,8 +120,7 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(myaccount_write=True)
+        with self._writes.connect() as conn:
             # The lock covers BEGIN IMMEDIATE … COMMIT only, not the pool checkout and return around it.
             with self._writer or nullcontext(), conn.begin():
                 yield conn
