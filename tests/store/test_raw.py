@@ -247,8 +247,17 @@ def test_raw_read_sees_every_commit(core: Core) -> None:
 
 
 def test_raw_read_connections_are_per_thread_and_closed_on_dispose(core: Core) -> None:
-    if not core.db.is_sqlite or core.db.url.endswith(":memory:"):
-        pytest.skip("per-thread connections are for SQLite files; elsewhere raw_read() borrows from the pool")
+    if not core.db.is_sqlite:
+        # PostgreSQL: the connection is borrowed from the reader pool and always given back, error or not.
+        pool = core.db._reader.pool
+        before = pool.checkedout()  # type: ignore[attr-defined]
+        with core.db.raw_read() as raw:
+            assert pool.checkedout() == before + 1  # type: ignore[attr-defined]
+            assert _EVENTS.rows(raw, {"user_id": "nobody"}) == []
+        with pytest.raises(Exception), core.db.raw_read() as raw:
+            raw.dbapi.cursor().execute("SELECT * FROM no_such_table")
+        assert pool.checkedout() == before  # type: ignore[attr-defined]
+        return
     with core.db.raw_read() as first, core.db.raw_read() as again:
         assert first.dbapi is again.dbapi
     other: list[object] = []
