@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import bindparam, insert, select, update
 
@@ -254,7 +255,7 @@ def test_raw_read_connections_are_per_thread_and_closed_on_dispose(core: Core) -
         with core.db.raw_read() as raw:
             assert pool.checkedout() == before + 1  # type: ignore[attr-defined]
             assert _EVENTS.rows(raw, {"user_id": "nobody"}) == []
-        with pytest.raises(Exception), core.db.raw_read() as raw:
+        with pytest.raises(psycopg.errors.UndefinedTable), core.db.raw_read() as raw:
             raw.dbapi.cursor().execute("SELECT * FROM no_such_table")
         assert pool.checkedout() == before  # type: ignore[attr-defined]
         return
