@@ -1,3 +1,4 @@
+import io
 import json
 import logging
 
@@ -5,9 +6,10 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from myaccount import observability
 from myaccount.core import Core
 from myaccount.lifecycle import purge_expired
-from myaccount.observability import JsonFormatter
+from myaccount.observability import JsonFormatter, configure_logging
 from myaccount.store.schema import authorization_codes, login_sessions
 from tests.support.flows import login_code, new_verifier
 from tests.support.tenant import Tenant
@@ -90,3 +92,46 @@ def test_purge_removes_only_expired(client: TestClient, tenant: Tenant, core: Co
     with core.db.read() as conn:
         assert conn.execute(code_count).scalar_one() == 0
         assert conn.execute(select(func.count()).select_from(login_sessions)).scalar_one() == 0
+
+
+def test_access_line_written_straight_is_the_formatters_line() -> None:
+    """With `configure_logging`'s JSON handler as the only destination, the access log skips the LogRecord and
+    writes the line itself: it must be the line the formatter would have written."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    stream = io.StringIO()
+    try:
+        configure_logging("INFO", json_format=True)
+        handler = root.handlers[0]
+        assert isinstance(handler, logging.StreamHandler)
+        handler.setStream(stream)
+        fields = {
+            "request_id": "0123456789abcdef",
+            "method": "GET",
+            "route": "/me/v1/authentication-methods",
+            "path": "/me/v1/authentication-methods",
+            "status": 200,
+            "duration_ms": 1.25,
+            "ip": None,
+        }
+        observability._access_line(fields)
+        direct = json.loads(stream.getvalue())
+        record = logging.getLogger("myaccount.access").makeRecord(
+            "myaccount.access", logging.INFO, __file__, 0, "request", (), None, extra=fields
+        )
+        formatted = json.loads(handler.format(record))
+        assert direct.pop("ts")[-1] == "Z" and formatted.pop("ts")[-1] == "Z"
+        assert list(direct.items()) == list(formatted.items())
+        assert "ip" not in direct and direct["logger"] == "myaccount.access" and direct["level"] == "info"
+        # Anything else on the way (here a filter) and the record takes the logging path, filter included.
+        handler.addFilter(lambda record: False)
+        observability._access_line(fields)
+        assert stream.getvalue().count("\n") == 1
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+
+
+def test_request_ids_are_distinct_hex() -> None:
+    ids = [observability._request_ids.next() for _ in range(2000)]  # crosses a refill of the pool
+    assert len(set(ids)) == 2000 and all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
