@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 from myaccount.clock import FrozenClock
 from myaccount.core import Core
 from myaccount.methods.totp import totp_at
+from myaccount.my_account.factors import set_factor
 from myaccount.store.audit import AuditStore
 from tests.support.me import Me, me_token
 from tests.support.soft_authenticator import SoftAuthenticator
@@ -359,3 +360,21 @@ def test_unreachable_redis_fails_open_for_rate_limits(make_settings: Any, make_c
     response = me.patch(f"/authentication-methods/{quote(password_id, safe='')}", {})
     assert response.status_code == 200
     assert client.get("/readyz").status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("type_", "factor"),
+    [("passkey", "passkey"), ("totp", "otp"), ("recovery-code", "recovery-code"), ("email", "email")],
+)
+def test_enrollment_of_a_disabled_factor_is_refused(me: Me, core: Core, type_: str, factor: str) -> None:
+    body: dict[str, Any] = {"type": type_}
+    if type_ == "email":
+        body["email"] = "someone@example.com"
+    with core.db.write() as conn:
+        set_factor(conn, factor, False)
+    refused = me.enroll(body)
+    assert refused.status_code == 400, refused.text
+    assert "not enabled" in refused.json()["detail"]
+    with core.db.write() as conn:
+        set_factor(conn, factor, True)
+    assert me.enroll(body).status_code == 202

@@ -215,11 +215,9 @@ class MyAccount:
         self._limited(lambda: abuse.enrollment_start(caller, claims.subject))
         if type_ in (MethodType.EMAIL, MethodType.PHONE):
             self._limited(lambda: abuse.code_send(caller, claims.subject))
-        factor = _FACTOR_OF_TYPE.get(type_)
-        if factor is not None:
+        if type_ not in (MethodType.PASSKEY, MethodType.TOTP):  # those check it in the read they make anyway
             with self.core.db.read() as conn:
-                if not enabled_factors(conn).get(factor, False):
-                    raise _invalid(f"The {type_} factor is not enabled for this tenant.", "/type")
+                self._require_factor(conn, type_)
         if type_ == MethodType.PASSKEY:
             return self._start_passkey(claims, body, caller)
         if type_ == MethodType.TOTP:
@@ -233,6 +231,12 @@ class MyAccount:
         if type_ == MethodType.PUSH:
             return self._start_push(claims, caller)
         raise _invalid(f"Enrollment of {type_} is not supported.", "/type")
+
+    @staticmethod
+    def _require_factor(conn: Connection, type_: str) -> None:
+        factor = _FACTOR_OF_TYPE.get(type_)
+        if factor is not None and not enabled_factors(conn).get(factor, False):
+            raise _invalid(f"The {type_} factor is not enabled for this tenant.", "/type")
 
     @staticmethod
     def _limited(check: Callable[[], None]) -> None:
@@ -263,18 +267,15 @@ class MyAccount:
         # Reads and the ceremony's options first; the write transaction holds only the inserts (on SQLite it holds
         # the database's one write lock, which every other writer waits for).
         with self.core.db.read() as conn:
+            self._require_factor(conn, MethodType.PASSKEY)
             user = self._user(conn, claims)
-            existing = MethodStore(conn).list(user.id, type_=MethodType.PASSKEY)
+            existing = MethodStore(conn).credentials(user.id, MethodType.PASSKEY.value)
         if len(existing) >= self.core.settings.max_passkeys_per_user:
             raise _invalid(
                 f"A user can have at most {self.core.settings.max_passkeys_per_user} passkeys. Delete one first.",
                 "/type",
             )
-        exclude = [
-            ExistingCredential(credential_id=r.credential_id or "", transports=r.data.get("transports") or [])
-            for r in existing
-            if r.credential_id
-        ]
+        exclude = [ExistingCredential(credential_id=c, transports=t) for c, t in existing]
         challenge = self.passkeys.begin(
             self._subject(user),
             display_name=user.name or user.email or user.id,
@@ -317,6 +318,7 @@ class MyAccount:
 
     def _start_totp(self, claims: AccessClaims, caller: Caller) -> Enrollment:
         with self.core.db.read() as conn:
+            self._require_factor(conn, MethodType.TOTP)
             user = self._user(conn, claims)
             if MethodStore(conn).count(user.id, type_=MethodType.TOTP, confirmed=True):
                 raise _invalid("An authenticator app is already enrolled. Delete it before enrolling another.", "/type")

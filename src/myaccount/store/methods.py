@@ -1,7 +1,7 @@
 """Authentication methods: one table for every type, typed JSON for the per-type fields (allauth's shape)."""
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,6 +63,11 @@ _COUNT_CONFIRMED = RawStatement(
 )
 _ADD = RawStatement(
     insert(authentication_methods).values({name: bindparam(name) for name in MethodRecord.__dataclass_fields__})
+)
+_CREDENTIALS = RawStatement(
+    select(_m.credential_id, _m.data)
+    .where(_m.user_id == bindparam("user_id"), _m.type == bindparam("type"), _m.credential_id.is_not(None))
+    .order_by(_m.created_at, _m.id)
 )
 _BY_CREDENTIAL = RawStatement(select(authentication_methods).where(_m.credential_id == bindparam("credential_id")))
 _DELETE = RawStatement(
@@ -133,6 +138,12 @@ class MethodStore:
         else:
             rows = _LIST_TYPE.rows(self._conn, {"user_id": user_id, "type": type_})
         return [_record(r) for r in rows]
+
+    def credentials(self, user_id: str, type_: str) -> Sequence[tuple[str, Sequence[str]]]:
+        """The credential ids of the user's methods of a type, with their transports (for excludeCredentials):
+        `list()` without decoding everything else."""
+        rows = _CREDENTIALS.rows(self._conn, {"user_id": user_id, "type": type_})
+        return [(row["credential_id"], tuple((row["data"] or {}).get("transports") or ())) for row in rows]
 
     def get(self, user_id: str, method_id: str) -> MethodRecord | None:
         rows = _GET.rows(self._conn, {"user_id": user_id, "id": method_id})
