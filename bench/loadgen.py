@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, urlsplit
 
+import orjson
+
 __all__ = ["Config", "main", "percentiles"]
 
 METHODS_PATH = "/me/v1/authentication-methods"
@@ -196,7 +198,7 @@ def _request(method: str, path: str, head: bytes, body: bytes | None = None) -> 
 
 
 def _json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":")).encode()
+    return orjson.dumps(data)  # compact, as json.dumps with separators=(",", ":"), at a fraction of the CPU
 
 
 def totp_code(secret: str, at: float) -> str:
@@ -312,7 +314,7 @@ class PasskeyFlow(Flow):
         body, _ = await self.call(conn, "start", user.start, 202)
         if body is None:
             return
-        challenge = json.loads(body)
+        challenge = orjson.loads(body)
         response = self.passkeys.create(challenge["authn_params_public_key"])
         verify = _json({"auth_session": challenge["auth_session"], "authn_response": response})
         done, verified = await self.call(conn, "verify", _request("POST", self.verify_path, user.head, verify), 201)
@@ -328,7 +330,7 @@ class TotpFlow(Flow):
         body, _ = await self.call(conn, "start", user.start, 202)
         if body is None:
             return
-        challenge = json.loads(body)
+        challenge = orjson.loads(body)
         path = f"{METHODS_PATH}/{quote(challenge['id'], safe='')}"
         code = totp_code(challenge["manual_input_code"], time.time())
         verify = _json({"auth_session": challenge["auth_session"], "otp_code": code})
