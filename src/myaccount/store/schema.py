@@ -300,7 +300,7 @@ authentication_methods = Table(
     "authentication_methods",
     metadata,
     Column("id", String(128), primary_key=True),
-    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
     Column("type", String(32), nullable=False),
     Column("name", String(200)),
     Column("confirmed", Boolean, nullable=False, default=False),
@@ -309,6 +309,8 @@ authentication_methods = Table(
     Column("secret", Text),  # sealed per-type secret (TOTP seed, recovery code hash, …)
     _ts("created_at", False),
     _ts("last_auth_at"),
+    # A user's methods in the list's order (oldest first), read without a sort; user_id lookups use its prefix.
+    Index("ix_authentication_methods_user_listing", "user_id", "created_at", "id"),
 )
 
 auth_sessions = Table(
