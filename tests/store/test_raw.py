@@ -2,6 +2,7 @@
 SQLAlchemy's own execution gives, on SQLite and on PostgreSQL (the suite runs on both)."""
 
 import multiprocessing
+import os
 import sqlite3
 import threading
 import time
@@ -274,3 +275,28 @@ def test_raw_read_connections_are_per_thread_and_closed_on_dispose(core: Core) -
     core.db.dispose()
     with pytest.raises(sqlite3.ProgrammingError):
         first.dbapi.execute("SELECT 1")
+
+
+def test_a_forked_child_opens_its_own_raw_read_connection(core: Core) -> None:
+    """Workers are forked: a child must never use the parent's SQLite connection (SQLite forbids it)."""
+    if not core.db.is_sqlite:
+        pytest.skip("per-thread connections are for SQLite files; PostgreSQL's pool is not shared across a fork")
+    with core.db.raw_read() as raw:
+        parent = raw.dbapi
+        kept = _EVENTS.rows(raw, {"user_id": "nobody"})
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether it got a connection of its own that works
+        try:
+            with core.db.raw_read() as raw:
+                ok = raw.dbapi is not parent and _EVENTS.rows(raw, {"user_id": "nobody"}) == []
+            os.write(writer, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(writer)
+    answer = os.read(reader, 1)
+    os.waitpid(pid, 0)
+    os.close(reader)
+    assert answer == b"1" and kept == []
+    with core.db.raw_read() as raw:
+        assert raw.dbapi is parent  # the parent keeps its own

@@ -8,6 +8,7 @@ up front (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead o
 import fcntl
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from types import TracebackType
@@ -198,20 +199,31 @@ class WriterLock:
 
 
 class _ThreadConnections:
-    """One DB-API connection per thread (and per process: a forked child opens its own), closed together."""
+    """One DB-API connection per thread, closed together. A forked child opens its own: it forgets the parent's
+    at the fork (the check costs nothing per call, where comparing process ids took a system call each time)."""
 
     def __init__(self, connect: Callable[[], Any]) -> None:
         self._connect = connect
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[Any] = []
+        self._inherited: list[Any] = []
+        this = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _forget_in_child(this))
+
+    def _forget(self) -> None:
+        self._local = threading.local()
+        # The parent's connections are the parent's: kept (a garbage-collected sqlite3 connection would close
+        # its handle in this process too) but never used or closed here.
+        self._inherited = self._all
+        self._all = []
 
     def get(self) -> Any:
-        held = getattr(self._local, "held", None)
-        if held is not None and held[0] == os.getpid():
-            return held[1]
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            return connection
         connection = self._connect()
-        self._local.held = (os.getpid(), connection)
+        self._local.connection = connection
         with self._lock:
             self._all.append(connection)
         return connection
@@ -222,6 +234,12 @@ class _ThreadConnections:
         self._local = threading.local()
         for connection in connections:
             connection.close()  # opened with check_same_thread=False: any thread may close it
+
+
+def _forget_in_child(ref: "weakref.ref[_ThreadConnections]") -> None:
+    held = ref()
+    if held is not None:
+        held._forget()
 
 
 def _set_up_sqlite(dbapi_connection: Any) -> None:
