@@ -4,6 +4,7 @@ Every response carries `x-ratelimit-limit`, `x-ratelimit-remaining` and `x-ratel
 `retry-after`. Errors are `{type, status, title, detail, validation_errors?}` as `application/json`.
 """
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,6 +20,7 @@ from myaccount.my_account.service import MyAccount
 from myaccount.oauth.tokens import AccessClaims
 from myaccount.observability import RATE_LIMITED
 from myaccount.policy.rate_limits import Decision, Rule
+from myaccount.settings import RateLimitSettings
 from myaccount.web.guard import dpop_nonce_headers, require_token
 from myaccount.web.http import BodyError, caller_of, core_of, read_json
 from myaccount.web.http import FastJSONResponse as JSONResponse
@@ -34,8 +36,9 @@ def _service(request: Request) -> MyAccount:
     return service
 
 
-def _rules(request: Request, family: str) -> list[tuple[Rule, str]]:
-    limits = core_of(request).settings.rate_limits
+@functools.lru_cache(maxsize=64)
+def _rules(limits: RateLimitSettings, family: str) -> tuple[tuple[Rule, str], ...]:
+    """The rules an operation family takes, per set of limits (settings are immutable: built once each)."""
     rules: list[tuple[Rule, str]] = []
     if limits.tenant_capacity:
         rules.append((Rule("me-tenant", limits.tenant_capacity, limits.tenant_per_seconds), "tenant"))
@@ -46,7 +49,7 @@ def _rules(request: Request, family: str) -> list[tuple[Rule, str]]:
         rules.append((Rule("me-code", limits.code_attempt_capacity, limits.code_attempt_per_seconds), ""))
     elif limits.user_read_capacity:
         rules.append((Rule("me-read", limits.user_read_capacity, limits.user_read_per_seconds), ""))
-    return [(rule, key) for rule, key in rules if rule.enabled]
+    return tuple((rule, key) for rule, key in rules if rule.enabled)
 
 
 def _headers(decision: Decision) -> list[tuple[bytes, bytes]]:
@@ -81,7 +84,7 @@ class Endpoint:
             if not claims.is_user:
                 # The API's client policy is deny_all; a client's token (however it was made) acts for nobody.
                 raise Forbidden("The My Account API accepts user tokens only.")
-            for rule, key in _rules(request, self.family):
+            for rule, key in _rules(core.settings.rate_limits, self.family):
                 try:
                     decision = core.limiter.take(rule, key or claims.subject)
                 except Exception:
@@ -167,7 +170,7 @@ async def factors(request: Request, claims: AccessClaims, service: MyAccount) ->
 
 @endpoint("read:me:authentication_methods", "read")
 async def list_methods(request: Request, claims: AccessClaims, service: MyAccount) -> Response:
-    type_ = request.query_params.get("type")
+    type_ = request.query_params.get("type") if request.scope["query_string"] else None
     return Response(service.list_methods_json(claims, type_), media_type="application/json")
 
 
