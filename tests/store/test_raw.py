@@ -300,3 +300,26 @@ def test_a_forked_child_opens_its_own_raw_read_connection(core: Core) -> None:
     assert answer == b"1" and kept == []
     with core.db.raw_read() as raw:
         assert raw.dbapi is parent  # the parent keeps its own
+
+
+def test_json_columns_round_trip_what_the_json_module_took(core: Core) -> None:
+    """JSON columns are written by orjson, and by the json module for what orjson refuses (integers beyond 64
+    bits), so nothing that was storable before is refused now."""
+    user_id = _user(core)
+    details = {"big": 2**70, "unicode": "é✓", "nested": [1, {"k": None}]}
+    with core.db.write() as conn:
+        conn.execute(
+            insert(audit_events).values(
+                id="big",
+                at=datetime.now(UTC),
+                type="s",
+                outcome="success",
+                user_id=user_id,
+                description="",
+                details=details,
+            )
+        )
+    with core.db.read() as conn:
+        read = _EVENTS.rows(conn, {"user_id": user_id})[0]["details"]
+    # 2**70 is exact as a float too (orjson reads integers beyond 64 bits as floats).
+    assert read["big"] == 2**70 and read["unicode"] == "é✓" and read["nested"] == [1, {"k": None}]

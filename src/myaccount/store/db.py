@@ -6,6 +6,7 @@ up front (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead o
 """
 
 import fcntl
+import json
 import os
 import threading
 import weakref
@@ -37,8 +38,12 @@ def normalize_url(url: str) -> str:
 
 
 def _json_text(value: Any) -> str:
-    """JSON columns written by orjson (compact, UTF-8; non-string keys as strings, as the json module does)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    """JSON columns written by orjson (compact, UTF-8; non-string keys as strings, as the json module does).
+    What orjson refuses and the json module takes (an integer beyond 64 bits) is written by the json module."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 class Database:
