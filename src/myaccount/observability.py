@@ -71,16 +71,16 @@ def observe_event(type_: str, outcome: str, method_type: str | None = None) -> N
         _child(LOGINS, kind, outcome).inc()
 
 
-_CHILDREN: dict[tuple[int, str, str], Any] = {}
+_CHILDREN: dict[tuple[int, tuple[str, ...]], Any] = {}
 
 
-def _child(metric: Counter, first: str, second: str) -> Any:
-    """`metric.labels(first, second)`, kept: prometheus_client checks and locks on every call. Event types,
-    outcomes and method types come from our own code, so the set stays small."""
-    key = (id(metric), first, second)
+def _child(metric: Counter | Histogram, *labels: str) -> Any:
+    """`metric.labels(*labels)`, kept: prometheus_client checks and locks on every call. Every label value comes
+    from a bounded set (our event types, outcomes, route templates, known HTTP methods), so this stays small."""
+    key = (id(metric), labels)
     child = _CHILDREN.get(key)
     if child is None:
-        child = _CHILDREN[key] = metric.labels(first, second)
+        child = _CHILDREN[key] = metric.labels(*labels)
     return child
 
 
@@ -216,19 +216,6 @@ class RequestMiddleware:
     def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self.app = app
         self.access_log = access_log
-        # prometheus_client checks and locks on every .labels(); the children, once found, are kept here.
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._histograms: dict[tuple[str, str], Any] = {}
-
-    def _count(self, route: str, method: str, status: int, elapsed: float) -> None:
-        counter = self._counters.get((route, method, status))
-        if counter is None:
-            counter = self._counters[(route, method, status)] = REQUESTS.labels(route, method, str(status))
-        counter.inc()
-        histogram = self._histograms.get((route, method))
-        if histogram is None:
-            histogram = self._histograms[(route, method)] = LATENCY.labels(route, method)
-        histogram.observe(elapsed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -255,7 +242,8 @@ class RequestMiddleware:
             template = getattr(route, "path", None) or "unmatched"
             elapsed = time.perf_counter() - started
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"  # labels from a bounded set
-            self._count(template, method, status, elapsed)
+            _child(REQUESTS, template, method, str(status)).inc()
+            _child(LATENCY, template, method).observe(elapsed)
             if self.access_log and log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 _access_line(

@@ -123,9 +123,6 @@ class MyAccount:
             types = [t for t in types if t != MethodType.PASSKEY]
         return [{"type": t.value, "usage": ["primary"] if t.value in PRIMARY else ["secondary"]} for t in types]
 
-    def list_methods(self, claims: AccessClaims, type_: str | None = None) -> list[dict[str, Any]]:
-        return [orjson.loads(part) for part in self._listing(claims, type_)]
-
     def list_methods_json(self, claims: AccessClaims, type_: str | None = None) -> bytes:
         """`{"authentication_methods": [...]}`, rendered."""
         return b'{"authentication_methods":[' + b",".join(self._listing(claims, type_)) + b"]}"

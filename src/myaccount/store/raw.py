@@ -111,7 +111,8 @@ class RawStatement:
         """A SELECT's rows as the driver returns them, before any result processor (`decode` applies them)."""
         _plan, cursor = self._run(conn, params or {})
         try:
-            return [tuple(row) for row in cursor.fetchall()]
+            rows: list[tuple[Any, ...]] = cursor.fetchall()  # both drivers return plain tuples
+            return rows
         finally:
             cursor.close()
 
