@@ -323,3 +323,116 @@ def test_json_columns_round_trip_what_the_json_module_took(core: Core) -> None:
         read = _EVENTS.rows(conn, {"user_id": user_id})[0]["details"]
     # 2**70 is exact as a float too (orjson reads integers beyond 64 bits as floats).
     assert read["big"] == 2**70 and read["unicode"] == "é✓" and read["nested"] == [1, {"k": None}]
+
+
+def _event(event_id: str, user_id: str) -> dict[str, object]:
+    return {
+        "id": event_id,
+        "at": datetime.now(UTC),
+        "type": "s",
+        "outcome": "success",
+        "user_id": user_id,
+        "client_id": None,
+        "ip": None,
+        "user_agent": None,
+        "description": "",
+        "details": {},
+    }
+
+
+def _event_ids(core: Core, user_id: str) -> list[str]:
+    with core.db.read() as conn:
+        return sorted(str(row["id"]) for row in _EVENTS.rows(conn, {"user_id": user_id}))
+
+
+def test_raw_write_commits_at_the_end_of_the_block(core: Core) -> None:
+    user_id = _user(core)
+    with core.db.raw_write() as raw:
+        _ADD_EVENT.execute(raw, _event("w1", user_id))
+        _ADD_EVENT.execute(raw, _event("w2", user_id))
+        with core.db.read() as other:  # another connection: nothing is visible before the commit
+            assert _EVENTS.rows(other, {"user_id": user_id}) == []
+    assert _event_ids(core, user_id) == ["w1", "w2"]
+    with core.db.raw_read() as raw:  # SQLite: the same per-thread connection, back in autocommit mode
+        assert len(_EVENTS.rows(raw, {"user_id": user_id})) == 2
+
+
+def test_raw_write_rolls_back_everything_when_the_block_raises(core: Core) -> None:
+    user_id = _user(core)
+    pool = core.db.engine.pool
+    checked_out = pool.checkedout()  # type: ignore[attr-defined]
+    with pytest.raises(RuntimeError, match="changed my mind"), core.db.raw_write() as raw:
+        _ADD_EVENT.execute(raw, _event("gone", user_id))
+        raise RuntimeError("changed my mind")
+    # A failed statement: the driver's own error, and the statement before it is undone too.
+    duplicate = sqlite3.IntegrityError if core.db.is_sqlite else psycopg.errors.UniqueViolation
+    with pytest.raises(duplicate), core.db.raw_write() as raw:
+        _ADD_EVENT.execute(raw, _event("first", user_id))
+        _ADD_EVENT.execute(raw, _event("first", user_id))
+    assert _event_ids(core, user_id) == []
+    with core.db.raw_write() as raw:  # no transaction was left open on the connection
+        _ADD_EVENT.execute(raw, _event("after", user_id))
+    assert _event_ids(core, user_id) == ["after"]
+    assert pool.checkedout() == checked_out  # type: ignore[attr-defined]  # PostgreSQL: every one given back
+
+
+def test_raw_write_rolls_back_when_the_commit_itself_fails(core: Core) -> None:
+    """SQLite checks deferred foreign keys at COMMIT: a failed commit must not leave this thread's connection
+    inside the transaction (every later write on the thread would fail)."""
+    if not core.db.is_sqlite:
+        pytest.skip("PostgreSQL's connection is given back to the pool after a rollback; SQLite keeps its own")
+    with pytest.raises(sqlite3.IntegrityError), core.db.raw_write() as raw:
+        raw.dbapi.execute("PRAGMA defer_foreign_keys=ON")
+        _ADD_EVENT.execute(raw, _event("orphan-ok", "anyone"))  # audit events have no foreign key
+        raw.dbapi.execute(
+            "INSERT INTO auth_sessions (id, user_id, client_id, kind, state, attempts, created_at, expires_at)"
+            " VALUES ('s', 'no-such-user', 'c', 'k', '', 0, '2026-01-01', '2026-01-01')"
+        )
+    with core.db.raw_read() as raw:
+        assert not raw.dbapi.in_transaction
+    assert _event_ids(core, "anyone") == []
+    user_id = _user(core)
+    with core.db.raw_write() as raw:
+        _ADD_EVENT.execute(raw, _event("next", user_id))
+    assert _event_ids(core, user_id) == ["next"]
+
+
+def test_raw_write_takes_the_writer_lock(core: Core) -> None:
+    """On SQLite another thread's write waits for a raw_write to finish (no SQLITE_BUSY, no interleaving)."""
+    if not core.db.is_sqlite:
+        pytest.skip("PostgreSQL has no database-wide writer lock: writers of different rows run side by side")
+    user_id = _user(core)
+    order: list[str] = []
+
+    def other_writer() -> None:
+        with core.db.write() as conn:
+            _ADD_EVENT.execute(conn, _event("other", user_id))
+        order.append("other committed")
+
+    with core.db.raw_write() as raw:
+        _ADD_EVENT.execute(raw, _event("mine", user_id))
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        thread.join(timeout=0.3)  # it cannot finish while this transaction holds the lock
+        order.append("mine committing")
+    thread.join()
+    assert order == ["mine committing", "other committed"]
+    assert _event_ids(core, user_id) == ["mine", "other"]
+
+
+def test_stores_on_a_raw_connection(core: Core) -> None:
+    """Stores take a RawConnection for their prebuilt statements; a method that builds its statement per call
+    says it needs a SQLAlchemy Connection instead of failing somewhere inside SQLAlchemy."""
+    user_id = _user(core)
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    with core.db.raw_write() as raw:
+        store = UserStore(raw)
+        store.update(user_id, now=later, email="  New@Example.COM ", name="Raw Writer")
+        found = store.get(user_id)
+        with pytest.raises(TypeError, match="SQLAlchemy Connection"):
+            store.by_email("new@example.com")
+        with pytest.raises(ValueError, match="no column 'not_a_column'"):
+            store.update(user_id, now=later, not_a_column=1)
+    assert found is not None and found.email == "new@example.com" and found.name == "Raw Writer"
+    with core.db.read() as conn:
+        assert UserStore(conn).by_email("new@example.com") == found

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select
 
 from myaccount.ids import alnum
-from myaccount.store.raw import RawStatement
+from myaccount.store.raw import Connectable, RawStatement, sqlalchemy_connection
 from myaccount.store.schema import audit_events
 from myaccount.timefmt import as_utc
 
@@ -35,8 +35,12 @@ class AuditEvent:
 
 
 class AuditStore:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connectable) -> None:
         self._conn = conn
+
+    @property
+    def _sa(self) -> Connection:
+        return sqlalchemy_connection(self._conn)
 
     def record(self, event: AuditEvent, *, now: datetime) -> str:
         # Sortable ids: time, then a per-process sequence (order within a millisecond), then randomness so that
@@ -78,5 +82,5 @@ class AuditStore:
             query = query.where(audit_events.c.at >= since)
         if until:
             query = query.where(audit_events.c.at < until)
-        rows = self._conn.execute(query.offset(offset).limit(limit)).mappings()
+        rows = self._sa.execute(query.offset(offset).limit(limit)).mappings()
         return [AuditEvent(**{**dict(r), "at": as_utc(r["at"])}) for r in rows]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Text, bindparam, cast, delete, func, insert, select, update
+from sqlalchemy import Text, bindparam, cast, delete, func, insert, select, update
 from sqlalchemy.engine import Dialect
 
 from myaccount.store.raw import Connectable, RawStatement
@@ -120,7 +120,7 @@ def _update(columns: tuple[str, ...]) -> RawStatement:
 
 
 class MethodStore:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connectable) -> None:
         self._conn = conn
 
     def list_with_owner(self, user_id: str) -> tuple[Owner | None, list[MethodRecord]]:

@@ -8,8 +8,10 @@ the parameter order, and the column types' own bind and result processors; then 
 DB-API cursor. Same SQL, same transaction (the connection's), same values in and out as through SQLAlchemy
 (SQLite's text dates and JSON included).
 
-The hottest reads skip the SQLAlchemy `Connection` too: `Database.raw_read()` hands out a `RawConnection` (the
-DB-API connection and its dialect), which every method here accepts in place of a `Connection`.
+The hottest paths skip the SQLAlchemy `Connection` too: `Database.raw_read()` and `Database.raw_write()` hand out a
+`RawConnection` (the DB-API connection and its dialect), which every method here accepts in place of a
+`Connection`. A store takes either; its methods that still build statements per call need a `Connection`
+(`sqlalchemy_connection`).
 """
 
 from collections.abc import Callable, Mapping
@@ -21,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import ClauseElement
 from sqlalchemy.sql.selectable import Select
 
-__all__ = ["RawConnection", "RawStatement"]
+__all__ = ["Connectable", "RawConnection", "RawStatement", "sqlalchemy_connection"]
 
 Processor = Callable[[Any], Any]
 
@@ -46,6 +48,14 @@ class RawConnection:
 
 
 Connectable = Connection | RawConnection
+
+
+def sqlalchemy_connection(conn: Connectable) -> Connection:
+    """The SQLAlchemy `Connection` a store method needs when it builds its statement per call (the rarely used
+    ones); a `RawConnection` has none, and using one there is a programming error."""
+    if isinstance(conn, RawConnection):
+        raise TypeError("this store method needs a SQLAlchemy Connection (Database.read() or write())")
+    return conn
 
 
 class RawStatement:

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
-from myaccount.store.raw import RawStatement
+from myaccount.store.raw import Connectable, RawStatement, sqlalchemy_connection
 from myaccount.store.schema import auth_sessions, login_sessions, login_transactions
 from myaccount.timefmt import utc_fields
 
@@ -73,16 +73,20 @@ _ADD_AUTH_SESSION = RawStatement(
 
 
 class SessionStore:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connectable) -> None:
         self._conn = conn
+
+    @property
+    def _sa(self) -> Connection:
+        return sqlalchemy_connection(self._conn)
 
     # browser sessions
     def add_login_session(self, session: LoginSession) -> None:
         values = {f: getattr(session, f) for f in LoginSession.__dataclass_fields__}
-        self._conn.execute(insert(login_sessions).values(**values))
+        self._sa.execute(insert(login_sessions).values(**values))
 
     def login_session(self, session_id: str) -> LoginSession | None:
-        row = self._conn.execute(select(login_sessions).where(login_sessions.c.id == session_id)).mappings().first()
+        row = self._sa.execute(select(login_sessions).where(login_sessions.c.id == session_id)).mappings().first()
         if not row:
             return None
         return LoginSession(
@@ -90,15 +94,15 @@ class SessionStore:
         )
 
     def touch_login_session(self, session_id: str, *, now: datetime, **values: Any) -> None:
-        self._conn.execute(
+        self._sa.execute(
             update(login_sessions).where(login_sessions.c.id == session_id).values(last_seen_at=now, **values)
         )
 
     def revoke_login_session(self, session_id: str, *, now: datetime) -> None:
-        self._conn.execute(update(login_sessions).where(login_sessions.c.id == session_id).values(revoked_at=now))
+        self._sa.execute(update(login_sessions).where(login_sessions.c.id == session_id).values(revoked_at=now))
 
     def revoke_user_sessions(self, user_id: str, *, now: datetime) -> None:
-        self._conn.execute(
+        self._sa.execute(
             update(login_sessions)
             .where(login_sessions.c.user_id == user_id, login_sessions.c.revoked_at.is_(None))
             .values(revoked_at=now)
@@ -107,17 +111,17 @@ class SessionStore:
     # /authorize transactions
     def add_transaction(self, txn: LoginTransaction) -> None:
         values = {f: getattr(txn, f) for f in LoginTransaction.__dataclass_fields__}
-        self._conn.execute(insert(login_transactions).values(**values))
+        self._sa.execute(insert(login_transactions).values(**values))
 
     def transaction(self, txn_id: str) -> LoginTransaction | None:
-        row = self._conn.execute(select(login_transactions).where(login_transactions.c.id == txn_id)).mappings().first()
+        row = self._sa.execute(select(login_transactions).where(login_transactions.c.id == txn_id)).mappings().first()
         return LoginTransaction(**utc_fields(row, "created_at", "expires_at", "completed_at")) if row else None
 
     def update_transaction_state(self, txn_id: str, state: dict[str, Any]) -> None:
-        self._conn.execute(update(login_transactions).where(login_transactions.c.id == txn_id).values(state=state))
+        self._sa.execute(update(login_transactions).where(login_transactions.c.id == txn_id).values(state=state))
 
     def complete_transaction(self, txn_id: str, *, now: datetime) -> bool:
-        result = self._conn.execute(
+        result = self._sa.execute(
             update(login_transactions)
             .where(login_transactions.c.id == txn_id, login_transactions.c.completed_at.is_(None))
             .values(completed_at=now)
@@ -146,10 +150,10 @@ class SessionStore:
         if attempts is not None:
             values["attempts"] = attempts
         if values:
-            self._conn.execute(update(auth_sessions).where(auth_sessions.c.id == session_id).values(**values))
+            self._sa.execute(update(auth_sessions).where(auth_sessions.c.id == session_id).values(**values))
 
     def purge(self, *, now: datetime) -> int:
-        total = self._conn.execute(delete(auth_sessions).where(auth_sessions.c.expires_at < now)).rowcount
-        total += self._conn.execute(delete(login_transactions).where(login_transactions.c.expires_at < now)).rowcount
-        total += self._conn.execute(delete(login_sessions).where(login_sessions.c.expires_at < now)).rowcount
+        total = self._sa.execute(delete(auth_sessions).where(auth_sessions.c.expires_at < now)).rowcount
+        total += self._sa.execute(delete(login_transactions).where(login_transactions.c.expires_at < now)).rowcount
+        total += self._sa.execute(delete(login_sessions).where(login_sessions.c.expires_at < now)).rowcount
         return int(total)

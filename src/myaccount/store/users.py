@@ -1,5 +1,6 @@
 """Users, their identities, RBAC assignments and password history."""
 
+import functools
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -8,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, or_, select, update
 
-from myaccount.store.raw import RawStatement
+from myaccount.store.raw import Connectable, RawStatement, sqlalchemy_connection
 from myaccount.store.schema import identities, password_history, role_permissions, user_permissions, user_roles, users
 from myaccount.timefmt import as_utc
 
@@ -62,31 +63,46 @@ def _user(row: Mapping[Any, Any]) -> User:
 _BY_ID = RawStatement(select(users).where(users.c.id == bindparam("user_id")))
 
 
+@functools.cache
+def _update(columns: tuple[str, ...]) -> RawStatement:
+    """One prebuilt UPDATE per set of columns changed (it runs inside `raw_write()` transactions too)."""
+    unknown = set(columns) - set(users.c.keys())
+    if unknown:
+        raise ValueError(f"users has no column {sorted(unknown)[0]!r}")
+    return RawStatement(
+        update(users).where(users.c.id == bindparam("w_id")).values({name: bindparam(name) for name in columns})
+    )
+
+
 def normalize_email(email: str | None) -> str | None:
     return email.strip().lower() if email else None
 
 
 class UserStore:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connectable) -> None:
         self._conn = conn
+
+    @property
+    def _sa(self) -> Connection:
+        return sqlalchemy_connection(self._conn)
 
     def get(self, user_id: str) -> User | None:
         rows = _BY_ID.rows(self._conn, {"user_id": user_id})
         return _user(rows[0]) if rows else None
 
     def by_email(self, email: str) -> User | None:
-        row = self._conn.execute(select(users).where(users.c.email == normalize_email(email))).mappings().first()
+        row = self._sa.execute(select(users).where(users.c.email == normalize_email(email))).mappings().first()
         return _user(row) if row else None
 
     def by_login(self, identifier: str) -> User | None:
         """Find by email or username, as a database connection's login form does."""
         ident = identifier.strip()
         query = select(users).where(or_(users.c.email == ident.lower(), users.c.username == ident))
-        row = self._conn.execute(query).mappings().first()
+        row = self._sa.execute(query).mappings().first()
         return _user(row) if row else None
 
     def by_webauthn_handle(self, handle: str) -> User | None:
-        row = self._conn.execute(select(users).where(users.c.webauthn_user_handle == handle)).mappings().first()
+        row = self._sa.execute(select(users).where(users.c.webauthn_user_handle == handle)).mappings().first()
         return _user(row) if row else None
 
     def create(
@@ -102,7 +118,7 @@ class UserStore:
         **profile: Any,
     ) -> User:
         values = {key: profile.get(key) for key in PROFILE_FIELDS}
-        self._conn.execute(
+        self._sa.execute(
             insert(users).values(
                 id=user_id,
                 email=normalize_email(email),
@@ -121,7 +137,7 @@ class UserStore:
             )
         )
         provider, _, identity_id = user_id.partition("|")
-        self._conn.execute(
+        self._sa.execute(
             insert(identities).values(
                 user_id=user_id, connection=connection, provider=provider, identity_id=identity_id, is_social=False
             )
@@ -135,10 +151,12 @@ class UserStore:
     def update(self, user_id: str, *, now: datetime, **values: Any) -> None:
         if "email" in values:
             values["email"] = normalize_email(values["email"])
-        self._conn.execute(update(users).where(users.c.id == user_id).values(updated_at=now, **values))
+        _update(tuple(sorted(values)) + ("updated_at",)).execute(
+            self._conn, {"w_id": user_id, **values, "updated_at": now}
+        )
 
     def set_password(self, user_id: str, password_hash: str, *, now: datetime) -> None:
-        self._conn.execute(
+        self._sa.execute(
             update(users)
             .where(users.c.id == user_id)
             .values(password_hash=password_hash, password_changed_at=now, updated_at=now)
@@ -146,9 +164,7 @@ class UserStore:
         self.add_password_history(user_id, password_hash, now=now)
 
     def add_password_history(self, user_id: str, password_hash: str, *, now: datetime) -> None:
-        self._conn.execute(
-            insert(password_history).values(user_id=user_id, password_hash=password_hash, created_at=now)
-        )
+        self._sa.execute(insert(password_history).values(user_id=user_id, password_hash=password_hash, created_at=now))
 
     def password_history(self, user_id: str, size: int) -> list[str]:
         query = (
@@ -157,17 +173,17 @@ class UserStore:
             .order_by(password_history.c.id.desc())
             .limit(size)
         )
-        return list(self._conn.execute(query).scalars())
+        return list(self._sa.execute(query).scalars())
 
     def record_login(self, user_id: str, *, now: datetime, ip: str | None) -> None:
-        self._conn.execute(
+        self._sa.execute(
             update(users)
             .where(users.c.id == user_id)
             .values(last_login=now, last_ip=ip, logins_count=users.c.logins_count + 1)
         )
 
     def delete(self, user_id: str) -> bool:
-        return self._conn.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
+        return self._sa.execute(delete(users).where(users.c.id == user_id)).rowcount > 0
 
     def page(self, *, page: int, per_page: int, email: str | None = None) -> tuple[list[User], int]:
         query = select(users)
@@ -175,10 +191,8 @@ class UserStore:
         if email:
             query = query.where(users.c.email == normalize_email(email))
             count = count.where(users.c.email == normalize_email(email))
-        rows = self._conn.execute(
-            query.order_by(users.c.created_at, users.c.id).offset(page * per_page).limit(per_page)
-        )
-        return [_user(r) for r in rows.mappings()], int(self._conn.execute(count).scalar_one())
+        rows = self._sa.execute(query.order_by(users.c.created_at, users.c.id).offset(page * per_page).limit(per_page))
+        return [_user(r) for r in rows.mappings()], int(self._sa.execute(count).scalar_one())
 
     def permissions(self, user_id: str, audience: str) -> set[str]:
         """RBAC: permissions on one API, directly assigned or through roles."""
@@ -190,20 +204,16 @@ class UserStore:
             .join(user_roles, user_roles.c.role_id == role_permissions.c.role_id)
             .where(user_roles.c.user_id == user_id, role_permissions.c.resource_server_identifier == audience)
         )
-        return set(self._conn.execute(direct.union(via_roles)).scalars())
+        return set(self._sa.execute(direct.union(via_roles)).scalars())
 
     def assign_roles(self, user_id: str, role_ids: Sequence[str]) -> None:
-        existing = set(
-            self._conn.execute(select(user_roles.c.role_id).where(user_roles.c.user_id == user_id)).scalars()
-        )
+        existing = set(self._sa.execute(select(user_roles.c.role_id).where(user_roles.c.user_id == user_id)).scalars())
         for role_id in role_ids:
             if role_id not in existing:
-                self._conn.execute(insert(user_roles).values(user_id=user_id, role_id=role_id))
+                self._sa.execute(insert(user_roles).values(user_id=user_id, role_id=role_id))
 
     def remove_roles(self, user_id: str, role_ids: Sequence[str]) -> None:
-        self._conn.execute(
-            delete(user_roles).where(user_roles.c.user_id == user_id, user_roles.c.role_id.in_(role_ids))
-        )
+        self._sa.execute(delete(user_roles).where(user_roles.c.user_id == user_id, user_roles.c.role_id.in_(role_ids)))
 
     def role_ids(self, user_id: str) -> list[str]:
-        return list(self._conn.execute(select(user_roles.c.role_id).where(user_roles.c.user_id == user_id)).scalars())
+        return list(self._sa.execute(select(user_roles.c.role_id).where(user_roles.c.user_id == user_id)).scalars())
