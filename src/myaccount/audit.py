@@ -3,11 +3,10 @@
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
-
 from myaccount.clock import Clock
 from myaccount.observability import observe_event
 from myaccount.store.audit import AuditEvent, AuditStore
+from myaccount.store.raw import Connectable
 
 __all__ = ["Caller", "record"]
 
@@ -22,7 +21,7 @@ class Caller:
 
 
 def record(
-    conn: Connection,
+    conn: Connectable,
     clock: Clock,
     type_: str,
     *,

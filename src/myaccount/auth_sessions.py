@@ -10,11 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection
 
 from myaccount.core import Core
 from myaccount.crypto.sealing import SealError
 from myaccount.ids import token
+from myaccount.store.raw import Connectable
 from myaccount.store.sessions import AuthSessionRecord, SessionStore
 
 __all__ = ["OpenSession", "consume", "load", "open_session", "reserve_attempt", "save_state"]
@@ -31,7 +31,7 @@ class OpenSession:
 
 def open_session(
     core: Core,
-    conn: Connection,
+    conn: Connectable,
     *,
     user_id: str | None,
     client_id: str,
@@ -61,7 +61,7 @@ def open_session(
     return raw
 
 
-def load(core: Core, conn: Connection, raw: object) -> OpenSession | None:
+def load(core: Core, conn: Connectable, raw: object) -> OpenSession | None:
     """The session for `raw`, unconsumed and unexpired, or None (callers answer one error for every case)."""
     if not isinstance(raw, str) or not raw or len(raw) > MAX_TOKEN:
         return None
@@ -75,7 +75,7 @@ def load(core: Core, conn: Connection, raw: object) -> OpenSession | None:
     return OpenSession(record=record, state=state)
 
 
-def consume(core: Core, conn: Connection, record: AuthSessionRecord) -> bool:
+def consume(core: Core, conn: Connectable, record: AuthSessionRecord) -> bool:
     return SessionStore(conn).consume_auth_session(record.id, now=core.clock.now())
 
 
@@ -89,7 +89,7 @@ def reserve_attempt(core: Core, session_id: str, *, limit: int) -> bool:
         return SessionStore(conn).reserve_auth_session_attempt(session_id, limit=limit)
 
 
-def save_state(core: Core, conn: Connection, record: AuthSessionRecord, state: dict[str, Any]) -> None:
+def save_state(core: Core, conn: Connectable, record: AuthSessionRecord, state: dict[str, Any]) -> None:
     """Replace a session's sealed state (for multi-step ceremonies such as MFA challenges)."""
     sealed = core.sealer.seal(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS), purpose=_PURPOSE)
     SessionStore(conn).update_auth_session(record.id, state=sealed)

@@ -3,9 +3,8 @@ and how they map to My Account method types."""
 
 from typing import Any
 
-from sqlalchemy import Connection
-
 from myaccount.methods.base import MethodType
+from myaccount.store.raw import Connectable
 from myaccount.store.tenant import TenantSettingsStore
 
 __all__ = ["GUARDIAN_FACTORS", "enabled_factors", "enabled_types", "set_factor"]
@@ -24,12 +23,12 @@ _DEFAULTS = {name: True for name in GUARDIAN_FACTORS} | {"duo": False}
 _KEY = "guardian_factors"
 
 
-def enabled_factors(conn: Connection) -> dict[str, bool]:
+def enabled_factors(conn: Connectable) -> dict[str, bool]:
     stored: dict[str, Any] = TenantSettingsStore(conn).get(_KEY, {}) or {}
     return {name: bool(stored.get(name, default)) for name, default in _DEFAULTS.items()}
 
 
-def set_factor(conn: Connection, name: str, enabled: bool) -> None:
+def set_factor(conn: Connectable, name: str, enabled: bool) -> None:
     if name not in _DEFAULTS:
         raise KeyError(name)
     store = TenantSettingsStore(conn)
@@ -38,7 +37,7 @@ def set_factor(conn: Connection, name: str, enabled: bool) -> None:
     store.set(_KEY, current)
 
 
-def enabled_types(conn: Connection) -> list[MethodType]:
+def enabled_types(conn: Connectable) -> list[MethodType]:
     """Password (the database connection) first, then the enabled factors in a stable order."""
     flags = enabled_factors(conn)
     return [MethodType.PASSWORD] + [t for name, t in GUARDIAN_FACTORS.items() if flags[name]]

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection
 
 from myaccount import auth_sessions
 from myaccount.audit import Caller, record
@@ -35,6 +34,7 @@ from myaccount.my_account.wire import PRIMARY, password_method, password_record,
 from myaccount.oauth.tokens import AccessClaims
 from myaccount.policy.abuse import Abuse, TooManyAttempts
 from myaccount.store.methods import MethodRecord, MethodStore
+from myaccount.store.raw import Connectable
 from myaccount.store.sessions import SessionStore
 from myaccount.store.tenant import TenantSettingsStore
 from myaccount.store.users import User, UserStore
@@ -117,7 +117,7 @@ class MyAccount:
 
     # reading
     def factors(self, claims: AccessClaims) -> list[dict[str, Any]]:
-        with self.core.db.read() as conn:
+        with self.core.db.raw_read() as conn:
             types = enabled_types(conn)
         if self.passkeys is None:
             types = [t for t in types if t != MethodType.PASSKEY]
@@ -134,11 +134,11 @@ class MyAccount:
             return self.listing.parts(conn, claims.subject, type_)
 
     def get_method(self, claims: AccessClaims, method_id: str) -> dict[str, Any]:
-        with self.core.db.read() as conn:
+        with self.core.db.raw_read() as conn:
             found = self._find(conn, claims.subject, method_id)
         return to_wire(found, origin=self.core.settings.origin)
 
-    def _records(self, conn: Connection, user_id: str) -> list[MethodRecord]:
+    def _records(self, conn: Connectable, user_id: str) -> list[MethodRecord]:
         owner, records = MethodStore(conn).list_with_owner(user_id)
         if owner is None:
             return []
@@ -151,7 +151,7 @@ class MyAccount:
         others = [r for r in records if r.type != MethodType.PASSKEY]
         return passkeys + ([password] if password else []) + others
 
-    def _find(self, conn: Connection, user_id: str, method_id: str) -> MethodRecord:
+    def _find(self, conn: Connectable, user_id: str, method_id: str) -> MethodRecord:
         if method_id.startswith("password|"):
             user = UserStore(conn).get(user_id)
             password = password_method(user) if user else None
@@ -175,7 +175,7 @@ class MyAccount:
                 "Re-authenticate (prompt=login or max_age) and retry."
             )
 
-    def _user(self, conn: Connection, claims: AccessClaims) -> User:
+    def _user(self, conn: Connectable, claims: AccessClaims) -> User:
         user = UserStore(conn).get(claims.subject)
         if user is None or user.blocked:
             raise NotFound("User not found.")
@@ -188,7 +188,7 @@ class MyAccount:
         handle = base64.urlsafe_b64decode((user.webauthn_user_handle or "") + "==")
         return Subject(user_id=user.id, email=user.email, name=user.name, webauthn_user_handle=handle)
 
-    def password_policy(self, conn: Connection) -> PasswordPolicy:
+    def password_policy(self, conn: Connectable) -> PasswordPolicy:
         stored = TenantSettingsStore(conn).get("password_policy")
         return PasswordPolicy.from_wire(stored) if stored else PasswordPolicy()
 
@@ -213,7 +213,7 @@ class MyAccount:
         if type_ in (MethodType.EMAIL, MethodType.PHONE):
             self._limited(lambda: abuse.code_send(caller, claims.subject))
         if type_ not in (MethodType.PASSKEY, MethodType.TOTP):  # those check it in the read they make anyway
-            with self.core.db.read() as conn:
+            with self.core.db.raw_read() as conn:
                 self._require_factor(conn, type_)
         if type_ == MethodType.PASSKEY:
             return self._start_passkey(claims, body, caller)
@@ -230,7 +230,7 @@ class MyAccount:
         raise _invalid(f"Enrollment of {type_} is not supported.", "/type")
 
     @staticmethod
-    def _require_factor(conn: Connection, type_: str) -> None:
+    def _require_factor(conn: Connectable, type_: str) -> None:
         factor = _FACTOR_OF_TYPE.get(type_)
         if factor is not None and not enabled_factors(conn).get(factor, False):
             raise _invalid(f"The {type_} factor is not enabled for this tenant.", "/type")
@@ -242,7 +242,7 @@ class MyAccount:
         except TooManyAttempts as exc:
             raise RateLimited(exc.detail, headers={"retry-after": str(exc.retry_after)}) from exc
 
-    def _open(self, conn: Connection, claims: AccessClaims, type_: str, method_id: str, state: dict[str, Any]) -> str:
+    def _open(self, conn: Connectable, claims: AccessClaims, type_: str, method_id: str, state: dict[str, Any]) -> str:
         return auth_sessions.open_session(
             self.core,
             conn,
@@ -263,7 +263,7 @@ class MyAccount:
                 raise _invalid(f"{name} must be a string of 1 to {limit} characters.", f"/{name}")
         # Reads and the ceremony's options first; the write transaction holds only the inserts (on SQLite it holds
         # the database's one write lock, which every other writer waits for).
-        with self.core.db.read() as conn:
+        with self.core.db.raw_read() as conn:
             self._require_factor(conn, MethodType.PASSKEY)
             user = self._user(conn, claims)
             existing = MethodStore(conn).credentials(user.id, MethodType.PASSKEY.value)
@@ -279,14 +279,14 @@ class MyAccount:
             user_name=user.email or user.username or user.id,
             exclude=exclude,
         )
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             session = self._open(conn, claims, MethodType.PASSKEY, "passkey|new", dict(challenge.state))
             self._audit(conn, claims, caller, "enrollment_started", MethodType.PASSKEY)
         return Enrollment("passkey|new", {"auth_session": session, **challenge.public})
 
     def _new_mfa(
         self,
-        conn: Connection,
+        conn: Connectable,
         user: User,
         type_: MethodType,
         data: dict[str, Any],
@@ -314,20 +314,20 @@ class MyAccount:
         return self.core.sealer.seal(orjson.dumps(secret, option=orjson.OPT_NON_STR_KEYS), purpose=_SECRET_PURPOSE)
 
     def _start_totp(self, claims: AccessClaims, caller: Caller) -> Enrollment:
-        with self.core.db.read() as conn:
+        with self.core.db.raw_read() as conn:
             self._require_factor(conn, MethodType.TOTP)
             user = self._user(conn, claims)
             if MethodStore(conn).count(user.id, type_=MethodType.TOTP, confirmed=True):
                 raise _invalid("An authenticator app is already enrolled. Delete it before enrolling another.", "/type")
         challenge = self.totp.begin(self._subject(user), account_label=user.email or user.id)
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             method_id = self._new_mfa(conn, user, MethodType.TOTP, {})
             session = self._open(conn, claims, MethodType.TOTP, method_id, dict(challenge.state))
             self._audit(conn, claims, caller, "enrollment_started", MethodType.TOTP)
         return Enrollment(method_id, {"id": method_id, "auth_session": session, **challenge.public})
 
     def _start_recovery_code(self, claims: AccessClaims, caller: Caller) -> Enrollment:
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             user = self._user(conn, claims)
             challenge = self.recovery.begin()
             method_id = self._new_mfa(conn, user, MethodType.RECOVERY_CODE, {})
@@ -336,7 +336,7 @@ class MyAccount:
         return Enrollment(method_id, {"id": method_id, "auth_session": session, **challenge.public})
 
     def _start_password(self, claims: AccessClaims, caller: Caller) -> Enrollment:
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             self._user(conn, claims)
             policy = self.password_policy(conn)
             session = self._open(conn, claims, MethodType.PASSWORD, "password|new", {})
@@ -370,7 +370,7 @@ class MyAccount:
                 )
             data = {"phone_number": address, "preferred_authentication_method": preferred}
         code, state = self.codes.issue()
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             user = self._user(conn, claims)
             method_id = self._new_mfa(conn, user, type_, data)
             session = self._open(conn, claims, type_, method_id, state)
@@ -401,7 +401,7 @@ class MyAccount:
     def _start_push(self, claims: AccessClaims, caller: Caller) -> Enrollment:
         from myaccount.methods import push
 
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             user = self._user(conn, claims)
             ticket = secrets.token_urlsafe(24)
             challenge = push.begin(
@@ -423,7 +423,7 @@ class MyAccount:
         raw_session = body.get("auth_session")
         if not isinstance(raw_session, str) or not raw_session:
             raise _invalid("auth_session is required.", "/auth_session")
-        with self.core.db.read() as conn:
+        with self.core.db.raw_read() as conn:
             opened = auth_sessions.load(self.core, conn, raw_session)
         if (
             opened is None
@@ -463,7 +463,7 @@ class MyAccount:
         try:
             enrolled = self.passkeys.complete(opened.state, response, user_agent=caller.user_agent)
         except MethodError as exc:
-            with self.core.db.write() as conn:
+            with self.core.db.raw_write() as conn:
                 self._audit(
                     conn, claims, caller, "enrollment_failed", MethodType.PASSKEY, outcome="failure", reason=exc.detail
                 )
@@ -471,7 +471,7 @@ class MyAccount:
         info = authenticators.describe(str(enrolled.data.get("aaguid", "")))
         data = dict(enrolled.data) | {"has_icon": bool(info and (info.icon_light or info.icon_dark))}
         method_id = f"passkey|dev_{alnum(16)}"
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             if not auth_sessions.consume(self.core, conn, opened.record):
                 raise _invalid(_SESSION_ERROR, "/auth_session")
             store = MethodStore(conn)
@@ -515,7 +515,7 @@ class MyAccount:
         # attempt was taken, so of any number of guesses, concurrent or not, at most MAX_CODE_ATTEMPTS are ever
         # judged; past that every answer is the lockout, right code or wrong.
         confirmed: MethodRecord | None = None
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             reserved = SessionStore(conn).reserve_auth_session_attempt(opened.record.id, limit=MAX_CODE_ATTEMPTS)
             if not reserved:
                 self._audit(
@@ -562,7 +562,7 @@ class MyAccount:
         secret: dict[str, Any] | None,
         data: dict[str, Any] | None = None,
     ) -> Enrollment:
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             confirmed = self._confirm_in(conn, claims, opened, caller, type_, secret=secret, data=data)
             if confirmed is None:
                 raise _invalid(_SESSION_ERROR, "/auth_session")
@@ -570,7 +570,7 @@ class MyAccount:
 
     def _confirm_in(
         self,
-        conn: Connection,
+        conn: Connectable,
         claims: AccessClaims,
         opened: auth_sessions.OpenSession,
         caller: Caller,
@@ -627,7 +627,7 @@ class MyAccount:
                 checker.complete, opened.state, new_password, profile=profile, history_hashes=history
             )
         except MethodError as exc:
-            with self.core.db.write() as conn:
+            with self.core.db.raw_write() as conn:
                 self._audit(
                     conn,
                     claims,
@@ -651,7 +651,7 @@ class MyAccount:
         return Enrollment(method.id, to_wire(method, origin=self.core.settings.origin))
 
     def _verify_push(self, claims: AccessClaims, opened: auth_sessions.OpenSession, caller: Caller) -> Enrollment:
-        with self.core.db.read() as conn:
+        with self.core.db.raw_read() as conn:
             current = MethodStore(conn).get(claims.subject, opened.record.method_id or "")
         if current is None or not current.data.get("device"):
             raise _invalid(
@@ -667,7 +667,7 @@ class MyAccount:
         if extra:
             name = sorted(extra)[0]
             raise _invalid(f"Unexpected property: {name}", f"/{name}")
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             found = self._find(conn, claims.subject, method_id)
             values: dict[str, Any] = {}
             if "name" in body:
@@ -700,7 +700,7 @@ class MyAccount:
         return to_wire(updated, origin=self.core.settings.origin)
 
     def delete(self, claims: AccessClaims, method_id: str, caller: Caller) -> None:
-        with self.core.db.write() as conn:
+        with self.core.db.raw_write() as conn:
             found = self._find(conn, claims.subject, method_id)
             self._require_recent(claims)
             if found.type in PRIMARY:
@@ -717,7 +717,7 @@ class MyAccount:
 
     def _audit(
         self,
-        conn: Connection,
+        conn: Connectable,
         claims: AccessClaims,
         caller: Caller,
         event: str,
