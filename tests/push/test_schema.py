@@ -40,3 +40,22 @@ def test_migration_matches_the_tables(database_url: str) -> None:
         engine.dispose()
     assert [d for d in diffs if _tables_of(d) & PUSH_TABLES] == []
     assert PUSH_TABLES <= set(metadata.tables)
+
+
+def test_deleting_a_method_finds_its_push_challenges_by_index(database_url: str) -> None:
+    """The ON DELETE SET NULL on push_challenges.method_id runs on every method deletion: it must not scan."""
+    engine = create_engine(normalize_url(database_url))
+    try:
+        with engine.connect() as conn:
+            indexed = [i["column_names"] for i in inspect(conn).get_indexes(push_challenges.name)]
+            plan = ""
+            if conn.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN SELECT 1 FROM push_challenges WHERE method_id = 'passkey|dev_x'"
+                )
+                plan = " ".join(str(row[-1]) for row in rows)
+    finally:
+        engine.dispose()
+    assert ["method_id"] in indexed
+    if plan:
+        assert "USING INDEX ix_push_challenges_method_id" in plan or "USING COVERING INDEX" in plan

@@ -33,8 +33,9 @@ push_challenges = Table(
     metadata,
     Column("id", String(64), primary_key=True),
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
-    # The device that answered; a challenge is for all of the user's devices until one of them does.
-    Column("method_id", ForeignKey("authentication_methods.id", ondelete="SET NULL")),
+    # The device that answered; a challenge is for all of the user's devices until one of them does. Indexed:
+    # deleting any authentication method looks up the challenges that point at it (ON DELETE SET NULL).
+    Column("method_id", ForeignKey("authentication_methods.id", ondelete="SET NULL"), index=True),
     Column("client_id", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # pending | approved | rejected | expired
     Column("created_at", DateTime(timezone=True), nullable=False),
