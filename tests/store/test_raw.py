@@ -32,6 +32,26 @@ def _user(core: Core) -> str:
     return "auth0|raw"
 
 
+def _event(event_id: str, user_id: str) -> dict[str, object]:
+    return {
+        "id": event_id,
+        "at": datetime.now(UTC),
+        "type": "s",
+        "outcome": "success",
+        "user_id": user_id,
+        "client_id": None,
+        "ip": None,
+        "user_agent": None,
+        "description": "",
+        "details": {},
+    }
+
+
+def _event_ids(core: Core, user_id: str) -> list[str]:
+    with core.db.read() as conn:
+        return sorted(str(row["id"]) for row in _EVENTS.rows(conn, {"user_id": user_id}))
+
+
 def test_raw_select_reads_what_sqlalchemy_reads(core: Core) -> None:
     user_id = _user(core)
     at = datetime(2026, 11, 24, 10, 11, 12, 345678, tzinfo=UTC)
@@ -230,21 +250,7 @@ def test_raw_read_sees_every_commit(core: Core) -> None:
         with core.db.raw_read() as raw:
             seen.append(len(_EVENTS.rows(raw, {"user_id": user_id})))
         with core.db.write() as conn:
-            _ADD_EVENT.execute(
-                conn,
-                {
-                    "id": f"seen{n}",
-                    "at": datetime.now(UTC),
-                    "type": "s",
-                    "outcome": "success",
-                    "user_id": user_id,
-                    "client_id": None,
-                    "ip": None,
-                    "user_agent": None,
-                    "description": "",
-                    "details": {},
-                },
-            )
+            _ADD_EVENT.execute(conn, _event(f"seen{n}", user_id))
     assert seen == [0, 1, 2]
 
 
@@ -323,26 +329,6 @@ def test_json_columns_round_trip_what_the_json_module_took(core: Core) -> None:
         read = _EVENTS.rows(conn, {"user_id": user_id})[0]["details"]
     # 2**70 is exact as a float too (orjson reads integers beyond 64 bits as floats).
     assert read["big"] == 2**70 and read["unicode"] == "é✓" and read["nested"] == [1, {"k": None}]
-
-
-def _event(event_id: str, user_id: str) -> dict[str, object]:
-    return {
-        "id": event_id,
-        "at": datetime.now(UTC),
-        "type": "s",
-        "outcome": "success",
-        "user_id": user_id,
-        "client_id": None,
-        "ip": None,
-        "user_agent": None,
-        "description": "",
-        "details": {},
-    }
-
-
-def _event_ids(core: Core, user_id: str) -> list[str]:
-    with core.db.read() as conn:
-        return sorted(str(row["id"]) for row in _EVENTS.rows(conn, {"user_id": user_id}))
 
 
 def test_raw_write_commits_at_the_end_of_the_block(core: Core) -> None:

@@ -129,7 +129,7 @@ async def userinfo(request: Request) -> Response:
         return JSONResponse(
             {"error": error, "error_description": exc.detail}, status_code=exc.status, headers=exc.headers
         )
-    with core.db.read() as conn:
+    with core.db.raw_read() as conn:  # one prebuilt statement: no SQLAlchemy Connection around it
         user = UserStore(conn).get(claims.subject)
     if user is None or user.blocked:
         return JSONResponse(
