@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from sqlalchemy import Connection
 
 from myaccount.core import Core
 from myaccount.crypto.sealing import SealError
@@ -89,7 +90,7 @@ def reserve_attempt(core: Core, session_id: str, *, limit: int) -> bool:
         return SessionStore(conn).reserve_auth_session_attempt(session_id, limit=limit)
 
 
-def save_state(core: Core, conn: Connectable, record: AuthSessionRecord, state: dict[str, Any]) -> None:
+def save_state(core: Core, conn: Connection, record: AuthSessionRecord, state: dict[str, Any]) -> None:
     """Replace a session's sealed state (for multi-step ceremonies such as MFA challenges)."""
     sealed = core.sealer.seal(orjson.dumps(state, option=orjson.OPT_NON_STR_KEYS), purpose=_PURPOSE)
     SessionStore(conn).update_auth_session(record.id, state=sealed)

@@ -3,6 +3,8 @@ and how they map to My Account method types."""
 
 from typing import Any
 
+from sqlalchemy import Connection
+
 from myaccount.methods.base import MethodType
 from myaccount.store.raw import Connectable
 from myaccount.store.tenant import TenantSettingsStore
@@ -28,7 +30,7 @@ def enabled_factors(conn: Connectable) -> dict[str, bool]:
     return {name: bool(stored.get(name, default)) for name, default in _DEFAULTS.items()}
 
 
-def set_factor(conn: Connectable, name: str, enabled: bool) -> None:
+def set_factor(conn: Connection, name: str, enabled: bool) -> None:
     if name not in _DEFAULTS:
         raise KeyError(name)
     store = TenantSettingsStore(conn)
