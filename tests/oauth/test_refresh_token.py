@@ -172,3 +172,77 @@ def test_revocation_endpoint_revokes_family(client: TestClient, tenant: Tenant) 
     assert response.status_code == 400
     unknown = client.post("/oauth/revoke", data={"client_id": tenant.spa.client_id, "token": "not-a-token"})
     assert unknown.status_code == 200
+
+
+# The refresh grant's own reference to prepare_issue: replaced to act at the instant between its reads and its write.
+_GRANT_PREPARE = "myaccount.oauth.grants.refresh_token.prepare_issue"
+
+
+@pytest.mark.usefixtures("spa_api_grant")
+def test_tokens_are_signed_outside_the_write_transaction(
+    client: TestClient, tenant: Tenant, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a refresh makes and signs its tokens, another writer is not held up: on SQLite a write transaction
+    holds the database's one write lock, and signing inside it serialised every refresh behind the others."""
+    from myaccount.oauth.issuance import prepare_issue as real_prepare
+    from myaccount.store.users import UserStore
+
+    first = _tokens(client, tenant)
+    writer_finished_meanwhile: list[bool] = []
+
+    def prepare_while_another_writes(*args: Any, **kwargs: Any) -> Any:
+        def write() -> None:
+            with core.db.write() as conn:
+                UserStore(conn).update(tenant.user.id, now=core.clock.now(), nickname="written meanwhile")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=3)  # inside a write transaction it would wait for the lock until the refresh ended
+        writer_finished_meanwhile.append(not writer.is_alive())
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr(_GRANT_PREPARE, prepare_while_another_writes)
+    response = _refresh(client, tenant, first["refresh_token"])
+    assert response.status_code == 200, response.text
+    assert writer_finished_meanwhile == [True]
+
+
+@pytest.mark.usefixtures("spa_api_grant")
+def test_a_token_revoked_while_its_refresh_signs_is_not_rotated(
+    client: TestClient, tenant: Tenant, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks and the signing read; the rotation is a conditional update in the write transaction. A revoke
+    that lands in between wins: no new token is stored or returned."""
+    from myaccount.oauth.issuance import REFRESH_PURPOSE
+    from myaccount.oauth.issuance import prepare_issue as real_prepare
+    from myaccount.store.grants import GrantStore
+
+    first = _tokens(client, tenant)
+    made: list[str] = []
+
+    def prepare_then_revoke(*args: Any, **kwargs: Any) -> Any:
+        prepared = real_prepare(*args, **kwargs)
+        made.append(prepared.body["refresh_token"])
+
+        def revoke() -> None:  # what POST /oauth/revoke does, from another thread (a concurrent request)
+            with core.db.write() as conn:
+                grants = GrantStore(conn)
+                stored = grants.refresh(core.fingerprint(first["refresh_token"], purpose=REFRESH_PURPOSE))
+                assert stored is not None
+                grants.revoke_family(stored.family_id, now=core.clock.now())
+
+        revoker = threading.Thread(target=revoke)
+        revoker.start()
+        revoker.join(timeout=3)
+        assert not revoker.is_alive()  # nothing holds the write lock while the tokens are made
+        return prepared
+
+    monkeypatch.setattr(_GRANT_PREPARE, prepare_then_revoke)
+    response = _refresh(client, tenant, first["refresh_token"])
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    monkeypatch.undo()
+    assert len(made) == 1
+    with core.db.read() as conn:
+        assert GrantStore(conn).refresh(core.fingerprint(made[0], purpose=REFRESH_PURPOSE)) is None
+    # The token that was made but never stored is worthless.
+    assert _refresh(client, tenant, made[0]).status_code == 400

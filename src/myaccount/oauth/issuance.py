@@ -21,7 +21,17 @@ from myaccount.store.grants import GrantStore, RefreshToken
 from myaccount.store.users import User, UserStore
 from myaccount.timefmt import unix
 
-__all__ = ["REFRESH_PURPOSE", "Authentication", "Issued", "issue_for_user", "resolve_api", "user_claims"]
+__all__ = [
+    "REFRESH_PURPOSE",
+    "Authentication",
+    "Issued",
+    "Prepared",
+    "issue_for_user",
+    "persist_issue",
+    "prepare_issue",
+    "resolve_api",
+    "user_claims",
+]
 
 REFRESH_PURPOSE = "refresh-token"
 
@@ -44,6 +54,25 @@ class Issued:
     access_token_jti: str
     refresh_family_id: str | None
     refresh_token_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Tokens made and signed, not yet stored: `persist_issue` stores the refresh token and the audit event."""
+
+    body: dict[str, Any]
+    access_token_jti: str
+    refresh: RefreshToken | None
+    log_type: str
+    user_id: str
+    client_id: str
+    grant_label: str
+    audience: str | None
+    scope: str
+
+    @property
+    def refresh_token_id(self) -> str | None:
+        return self.refresh.id if self.refresh else None
 
 
 def resolve_api(store: ClientStore, audience: str | None) -> ResourceServer | None:
@@ -88,6 +117,44 @@ def issue_for_user(
     extra_access_claims: dict[str, Any] | None = None,
     extra_id_claims: dict[str, Any] | None = None,
 ) -> Issued:
+    """`prepare_issue` then `persist_issue`, on one connection (a write transaction)."""
+    prepared = prepare_issue(
+        core,
+        conn,
+        user=user,
+        client=client,
+        audience=audience,
+        requested=requested,
+        authn=authn,
+        caller=caller,
+        nonce=nonce,
+        family=family,
+        grant_label=grant_label,
+        extra_access_claims=extra_access_claims,
+        extra_id_claims=extra_id_claims,
+    )
+    return persist_issue(core, conn, prepared, caller=caller)
+
+
+def prepare_issue(
+    core: Core,
+    conn: Connection,
+    *,
+    user: User,
+    client: Client,
+    audience: str | None,
+    requested: Sequence[str],
+    authn: Authentication,
+    caller: Caller,
+    nonce: str | None = None,
+    family: RefreshToken | None = None,
+    grant_label: str,
+    extra_access_claims: dict[str, Any] | None = None,
+    extra_id_claims: dict[str, Any] | None = None,
+) -> Prepared:
+    """The scopes to grant and the signed tokens, from reads only: this runs outside any write transaction (the
+    RS256 signatures take milliseconds, and on SQLite a write transaction holds the database's one write lock).
+    Nothing is valid until `persist_issue` has stored the refresh token in a committed transaction."""
     settings, now = core.settings, core.clock.now()
     clients = ClientStore(conn)
     api = resolve_api(clients, audience)
@@ -158,8 +225,7 @@ def issue_for_user(
         body["id_token"] = core.tokens.id_token(
             subject=user.id, client_id=client.client_id, ttl=settings.id_token_ttl, claims=id_claims
         )
-    family_id: str | None = None
-    refresh_id: str | None = None
+    new: RefreshToken | None = None
     if "offline_access" in oidc:
         raw = token(48)
         family_id = family.family_id if family else alnum(24)
@@ -183,21 +249,41 @@ def issue_for_user(
             expires_at=min(now + settings.refresh_token_idle_ttl, family_expires),
             family_expires_at=family_expires,
         )
-        GrantStore(conn).add_refresh(new)
         body["refresh_token"] = raw
-        refresh_id = new.id
-    record(
-        conn,
-        core.clock,
-        _LOG_TYPES.get(grant_label, "seacft"),
-        caller=caller,
+    return Prepared(
+        body=body,
+        access_token_jti=access.jti,
+        refresh=new,
+        log_type=_LOG_TYPES.get(grant_label, "seacft"),
         user_id=user.id,
         client_id=client.client_id,
-        description=f"Tokens issued ({grant_label})",
+        grant_label=grant_label,
         audience=api.identifier if api else None,
         scope=scope,
     )
-    return Issued(body=body, access_token_jti=access.jti, refresh_family_id=family_id, refresh_token_id=refresh_id)
+
+
+def persist_issue(core: Core, conn: Connection, prepared: Prepared, *, caller: Caller) -> Issued:
+    """Store what `prepare_issue` made (the refresh token, the audit event), in the caller's write transaction."""
+    if prepared.refresh is not None:
+        GrantStore(conn).add_refresh(prepared.refresh)
+    record(
+        conn,
+        core.clock,
+        prepared.log_type,
+        caller=caller,
+        user_id=prepared.user_id,
+        client_id=prepared.client_id,
+        description=f"Tokens issued ({prepared.grant_label})",
+        audience=prepared.audience,
+        scope=prepared.scope,
+    )
+    return Issued(
+        body=prepared.body,
+        access_token_jti=prepared.access_token_jti,
+        refresh_family_id=prepared.refresh.family_id if prepared.refresh else None,
+        refresh_token_id=prepared.refresh_token_id,
+    )
 
 
 # Auth0 tenant log event codes, so `/api/v2/logs` reads like Auth0's.

@@ -7,7 +7,7 @@ from myaccount.audit import Caller, record
 from myaccount.core import Core
 from myaccount.oauth import login_policy
 from myaccount.oauth.errors import InvalidDpopProof, InvalidGrant, InvalidScope
-from myaccount.oauth.issuance import REFRESH_PURPOSE, Authentication, issue_for_user
+from myaccount.oauth.issuance import REFRESH_PURPOSE, Authentication, persist_issue, prepare_issue
 from myaccount.policy.mfa import Verdict
 from myaccount.policy.scopes import split_scope
 from myaccount.store.clients import Client
@@ -62,7 +62,8 @@ def exchange(core: Core, client: Client, params: Mapping[str, str], caller: Call
 
 
 class _Reused(Exception):
-    """Raised inside the rotation transaction so that it rolls back whole."""
+    """The token was rotated already (or revoked, or lost a race): raised inside the rotation transaction so that
+    it rolls back whole."""
 
 
 class _PolicyStop(Exception):
@@ -87,7 +88,10 @@ def _rotate(
     core: Core, client: Client, params: Mapping[str, str], caller: Caller, token_hash: str
 ) -> dict[str, object]:
     now = core.clock.now()
-    with core.db.write() as conn:
+    # Checks, policy and the new tokens (two RS256 signatures) from reads; the write transaction then only rotates
+    # and stores. On SQLite a write transaction holds the database's one write lock: signing inside it made every
+    # refresh of every user wait for the others' signatures.
+    with core.db.read() as conn:
         grants = GrantStore(conn)
         stored = grants.refresh(token_hash)
         if stored is None or stored.client_id != client.client_id:
@@ -129,7 +133,7 @@ def _rotate(
         )
         if verdict.denied or verdict.unmet or verdict.mfa_required:
             raise _PolicyStop(verdict, user, stored.audience, requested, authn, stored.family_id)
-        issued = issue_for_user(
+        prepared = prepare_issue(
             core,
             conn,
             user=user,
@@ -143,9 +147,11 @@ def _rotate(
             extra_access_claims=verdict.access_claims,
             extra_id_claims=verdict.id_claims,
         )
-        # Conditional update: of concurrent refreshes with one token, exactly one rotates it.
-        if issued.refresh_token_id is None or not grants.rotate(
-            stored.id, replaced_by=issued.refresh_token_id, now=now
+    with core.db.write() as conn:
+        # Conditional update (not rotated, not revoked): of concurrent refreshes with one token exactly one rotates
+        # it, and a token revoked since the reads above rotates none. Nothing is stored unless it does.
+        if prepared.refresh_token_id is None or not GrantStore(conn).rotate(
+            stored.id, replaced_by=prepared.refresh_token_id, now=now
         ):
             raise _Reused
-        return issued.body
+        return persist_issue(core, conn, prepared, caller=caller).body
