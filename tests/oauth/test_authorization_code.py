@@ -1,6 +1,8 @@
+import threading
 from typing import Any
 
 import jwt
+import pytest
 from starlette.testclient import TestClient
 
 from myaccount.core import Core
@@ -81,6 +83,33 @@ def test_code_is_single_use_and_reuse_revokes_issued_refresh_token(client: TestC
     )
     assert refresh.status_code == 400
     assert refresh.json()["error"] == "invalid_grant"
+
+
+def test_a_replayed_code_revokes_its_tokens_even_with_a_wrong_verifier(client: TestClient, tenant: Tenant) -> None:
+    """RFC 6749 §4.1.2: a code used twice revokes the tokens issued for it. A replay is detected before the other
+    checks, so a thief without the PKCE verifier still triggers it."""
+    verifier = new_verifier()
+    code = login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+    )
+    first = _exchange(client, tenant, code, verifier)
+    assert first.status_code == 200
+    replay = _exchange(client, tenant, code, new_verifier())
+    assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
+    refresh = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": tenant.spa.client_id,
+            "refresh_token": first.json()["refresh_token"],
+        },
+    )
+    assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
 
 
 def test_wrong_pkce_verifier_is_refused_and_code_stays_usable(client: TestClient, tenant: Tenant) -> None:
@@ -170,3 +199,39 @@ def test_prompt_none_without_session_is_login_required(client: TestClient, tenan
     )
     assert result["error"] == "login_required"
     assert result["state"] == result["sent_state"]
+
+
+def test_tokens_are_signed_outside_the_write_transaction(
+    client: TestClient, tenant: Tenant, core: Core, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While an exchange makes and signs its tokens, another writer is not held up (on SQLite a write transaction
+    holds the database's one write lock); the code is consumed afterwards, once."""
+    from myaccount.oauth.issuance import prepare_issue as real_prepare
+    from myaccount.store.users import UserStore
+
+    verifier = new_verifier()
+    code = login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+    )
+    writer_finished_meanwhile: list[bool] = []
+
+    def prepare_while_another_writes(*args: Any, **kwargs: Any) -> Any:
+        def write() -> None:
+            with core.db.write() as conn:
+                UserStore(conn).update(tenant.user.id, now=core.clock.now(), nickname="written meanwhile")
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=3)
+        writer_finished_meanwhile.append(not writer.is_alive())
+        return real_prepare(*args, **kwargs)
+
+    monkeypatch.setattr("myaccount.oauth.grants.authorization_code.prepare_issue", prepare_while_another_writes)
+    assert _exchange(client, tenant, code, verifier).status_code == 200
+    assert writer_finished_meanwhile == [True]
+    assert _exchange(client, tenant, code, verifier).status_code == 400  # consumed by the first exchange

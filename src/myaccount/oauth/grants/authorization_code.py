@@ -10,7 +10,7 @@ from myaccount.audit import Caller, record
 from myaccount.core import Core
 from myaccount.oauth import pkce
 from myaccount.oauth.errors import InvalidGrant, InvalidRequest
-from myaccount.oauth.issuance import Authentication, issue_for_user
+from myaccount.oauth.issuance import Authentication, persist_issue, prepare_issue
 from myaccount.policy.scopes import split_scope
 from myaccount.store.clients import Client
 from myaccount.store.grants import GrantStore
@@ -62,13 +62,16 @@ def _exchange(
     core: Core, client: Client, params: Mapping[str, str], caller: Caller, code_hash: str
 ) -> dict[str, object]:
     now = core.clock.now()
-    with core.db.write() as conn:
-        grants = GrantStore(conn)
-        stored = grants.code(code_hash)
+    # Checks and the new tokens (RS256 signatures) from reads; the write transaction then consumes the code
+    # (conditionally: of concurrent exchanges exactly one does) and stores what was issued. A failed check
+    # consumes nothing, as before. On SQLite a write transaction holds the database's one write lock: signing
+    # inside it made every login's exchange wait for the others' signatures.
+    with core.db.read() as conn:
+        stored = GrantStore(conn).code(code_hash)
         if stored is None or stored.client_id != client.client_id:
             raise InvalidGrant("Invalid authorization code")
-        if not grants.consume_code(code_hash, now=now):
-            raise _Reused
+        if stored.consumed_at is not None:
+            raise _Reused  # before any other check: a replayed code revokes what it issued, whatever else is sent
         if stored.expires_at <= now:
             raise InvalidGrant("Authorization code has expired")
         redirect_uri = params.get("redirect_uri")
@@ -89,7 +92,7 @@ def _exchange(
         user = UserStore(conn).get(stored.user_id)
         if user is None or user.blocked:
             raise InvalidGrant("user is blocked" if user else "Invalid authorization code")
-        issued = issue_for_user(
+        prepared = prepare_issue(
             core,
             conn,
             user=user,
@@ -108,6 +111,11 @@ def _exchange(
             extra_access_claims=(stored.claims or {}).get("access"),
             extra_id_claims=(stored.claims or {}).get("id"),
         )
+    with core.db.write() as conn:
+        grants = GrantStore(conn)
+        if not grants.consume_code(code_hash, now=now):
+            raise _Reused
+        issued = persist_issue(core, conn, prepared, caller=caller)
         grants.link_code(
             code_hash, refresh_family_id=issued.refresh_family_id, access_token_jti=issued.access_token_jti
         )
