@@ -61,7 +61,8 @@ def _spa(ctx: SetupContext) -> Client:
 def _issue(
     ctx: SetupContext, users: Sequence[User], client: Client, *, count: int, audience: str, scope: str
 ) -> list[dict[str, object]]:
-    """Token responses as an interactive login would end: the same `issue_for_user` every user grant ends in."""
+    """Token responses as an interactive login would end: `issue_for_user` is the prepare + persist every user grant
+    ends in, here in one transaction."""
     core = ctx.core
     now = core.clock.now()
     bodies = []

@@ -7,7 +7,7 @@ from typing import Any
 from myaccount.audit import Caller, record
 from myaccount.core import Core
 from myaccount.oauth import login_policy
-from myaccount.oauth.issuance import Authentication, issue_for_user
+from myaccount.oauth.issuance import Authentication, persist_issue, prepare_issue
 from myaccount.store.clients import Client
 from myaccount.store.users import User, UserStore
 
@@ -61,8 +61,8 @@ def finish_direct_login(
             **details,
         )
     login_policy.raise_for(core, verdict, user=user, client=client, audience=audience, requested=requested, authn=authn)
-    with core.db.write() as conn:
-        issued = issue_for_user(
+    with core.db.read() as conn:  # signing outside the write transaction (SQLite: its one write lock)
+        prepared = prepare_issue(
             core,
             conn,
             user=user,
@@ -75,4 +75,5 @@ def finish_direct_login(
             extra_access_claims=verdict.access_claims,
             extra_id_claims=verdict.id_claims,
         )
-    return issued.body
+    with core.db.write() as conn:
+        return persist_issue(core, conn, prepared, caller=caller).body

@@ -17,7 +17,7 @@ from myaccount.audit import Caller, record
 from myaccount.core import Core
 from myaccount.mfa import CodeCheckFailed, MfaError, SecondFactors
 from myaccount.oauth.errors import InvalidGrant, InvalidRequest, OAuthError, TooManyRequests
-from myaccount.oauth.issuance import Authentication, issue_for_user
+from myaccount.oauth.issuance import Authentication, persist_issue, prepare_issue
 from myaccount.store.clients import Client
 from myaccount.store.grants import GrantStore
 from myaccount.store.users import UserStore
@@ -97,26 +97,15 @@ def _finish(
 ) -> dict[str, object]:
     state = opened.state
     now = core.clock.now()
-    with core.db.write() as conn:
-        if not auth_sessions.consume(core, conn, opened.record):
-            raise ExpiredToken("The mfa_token is invalid or expired.")
+    # The tokens are made and signed from reads; the write transaction then consumes the mfa_token (conditionally:
+    # of concurrent uses exactly one does) and stores what was issued. On SQLite a write transaction holds the
+    # database's one write lock, which must not wait on signatures.
+    with core.db.read() as conn:
         user = UserStore(conn).get(opened.record.user_id or "")
         if user is None or user.blocked:
             raise InvalidGrant("user is blocked" if user else "Unknown user.")
-        if state.get("family_id"):
-            # The refresh token that needed a second factor is replaced by the tokens issued now.
-            GrantStore(conn).revoke_family(str(state["family_id"]), now=now)
         amr = tuple(dict.fromkeys([*state.get("amr", []), "mfa", factor]))
-        record(
-            conn,
-            core.clock,
-            "gd_auth_succeed",
-            caller=caller,
-            user_id=user.id,
-            client_id=client.client_id,
-            description=f"Second factor accepted ({factor})",
-        )
-        issued = issue_for_user(
+        prepared = prepare_issue(
             core,
             conn,
             user=user,
@@ -134,6 +123,22 @@ def _finish(
             extra_access_claims=state.get("access_claims") or {},
             extra_id_claims=state.get("id_claims") or {},
         )
+    with core.db.write() as conn:
+        if not auth_sessions.consume(core, conn, opened.record):
+            raise ExpiredToken("The mfa_token is invalid or expired.")
+        if state.get("family_id"):
+            # The refresh token that needed a second factor is replaced by the tokens issued now.
+            GrantStore(conn).revoke_family(str(state["family_id"]), now=now)
+        record(
+            conn,
+            core.clock,
+            "gd_auth_succeed",
+            caller=caller,
+            user_id=user.id,
+            client_id=client.client_id,
+            description=f"Second factor accepted ({factor})",
+        )
+        issued = persist_issue(core, conn, prepared, caller=caller)
     return {**issued.body, **(extra or {})}
 
 
