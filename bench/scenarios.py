@@ -23,7 +23,7 @@ from myaccount.methods.otp import normalize_email, normalize_phone
 from myaccount.methods.passkey import Passkeys
 from myaccount.methods.recovery_code import RecoveryCode
 from myaccount.methods.totp import Totp
-from myaccount.oauth.issuance import Authentication, issue_for_user
+from myaccount.oauth.issuance import Authentication, persist_issue, prepare_issue
 from myaccount.store.clients import Client
 from myaccount.store.methods import MethodRecord, MethodStore
 from myaccount.store.users import User
@@ -61,14 +61,14 @@ def _spa(ctx: SetupContext) -> Client:
 def _issue(
     ctx: SetupContext, users: Sequence[User], client: Client, *, count: int, audience: str, scope: str
 ) -> list[dict[str, object]]:
-    """Token responses as an interactive login would end: `issue_for_user` is the prepare + persist every user grant
-    ends in, here in one transaction."""
+    """Token responses as an interactive login would end: `prepare_issue` then `persist_issue`, as every user grant
+    does (here on one connection: set-up has no concurrent writers)."""
     core = ctx.core
     now = core.clock.now()
     bodies = []
     for i in range(count):
         with core.db.write() as conn:
-            issued = issue_for_user(
+            prepared = prepare_issue(
                 core,
                 conn,
                 user=users[i % len(users)],
@@ -79,6 +79,7 @@ def _issue(
                 caller=CALLER,
                 grant_label="authorization_code",
             )
+            issued = persist_issue(core, conn, prepared, caller=CALLER)
         bodies.append(issued.body)
     return bodies
 

@@ -1,4 +1,3 @@
-import threading
 from typing import Any
 
 import jwt
@@ -8,6 +7,19 @@ from starlette.testclient import TestClient
 from myaccount.core import Core
 from tests.support.flows import authorize_code, login_code, new_verifier
 from tests.support.tenant import Tenant
+from tests.support.writers import after_another_write
+
+
+def _alice_code(client: TestClient, tenant: Tenant, verifier: str) -> str:
+    """An authorization code for alice through the login form, with PKCE."""
+    return login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+    )
 
 
 def _exchange(client: TestClient, tenant: Tenant, code: str, verifier: str, **extra: str) -> Any:
@@ -21,6 +33,13 @@ def _exchange(client: TestClient, tenant: Tenant, code: str, verifier: str, **ex
             "redirect_uri": tenant.redirect_uri,
             **extra,
         },
+    )
+
+
+def _refresh(client: TestClient, tenant: Tenant, refresh_token: str) -> Any:
+    return client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "client_id": tenant.spa.client_id, "refresh_token": refresh_token},
     )
 
 
@@ -60,27 +79,13 @@ def test_code_flow_with_pkce_issues_access_id_and_refresh_tokens(
 
 def test_code_is_single_use_and_reuse_revokes_issued_refresh_token(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    code = login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-    )
+    code = _alice_code(client, tenant, verifier)
     first = _exchange(client, tenant, code, verifier)
     assert first.status_code == 200
     again = _exchange(client, tenant, code, verifier)
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
-    refresh = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": tenant.spa.client_id,
-            "refresh_token": first.json()["refresh_token"],
-        },
-    )
+    refresh = _refresh(client, tenant, first.json()["refresh_token"])
     assert refresh.status_code == 400
     assert refresh.json()["error"] == "invalid_grant"
 
@@ -89,39 +94,18 @@ def test_a_replayed_code_revokes_its_tokens_even_with_a_wrong_verifier(client: T
     """RFC 6749 §4.1.2: a code used twice revokes the tokens issued for it. A replay is detected before the other
     checks, so a thief without the PKCE verifier still triggers it."""
     verifier = new_verifier()
-    code = login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-    )
+    code = _alice_code(client, tenant, verifier)
     first = _exchange(client, tenant, code, verifier)
     assert first.status_code == 200
     replay = _exchange(client, tenant, code, new_verifier())
     assert replay.status_code == 400 and replay.json()["error"] == "invalid_grant"
-    refresh = client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": tenant.spa.client_id,
-            "refresh_token": first.json()["refresh_token"],
-        },
-    )
+    refresh = _refresh(client, tenant, first.json()["refresh_token"])
     assert refresh.status_code == 400 and refresh.json()["error"] == "invalid_grant"
 
 
 def test_wrong_pkce_verifier_is_refused_and_code_stays_usable(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    code = login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-    )
+    code = _alice_code(client, tenant, verifier)
     wrong = _exchange(client, tenant, code, new_verifier())
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     missing = client.post(
@@ -139,28 +123,14 @@ def test_wrong_pkce_verifier_is_refused_and_code_stays_usable(client: TestClient
 
 def test_redirect_uri_mismatch_at_token_endpoint(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    code = login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-    )
+    code = _alice_code(client, tenant, verifier)
     response = _exchange(client, tenant, code, verifier, redirect_uri="http://localhost:3000/other")
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
 def test_expired_code(client: TestClient, tenant: Tenant, core: Core) -> None:
     verifier = new_verifier()
-    code = login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-    )
+    code = _alice_code(client, tenant, verifier)
     core.clock.advance(seconds=121)  # type: ignore[attr-defined]
     response = _exchange(client, tenant, code, verifier)
     assert response.status_code == 400 and response.json()["error_description"] == "Authorization code has expired"
@@ -206,32 +176,13 @@ def test_tokens_are_signed_outside_the_write_transaction(
 ) -> None:
     """While an exchange makes and signs its tokens, another writer is not held up (on SQLite a write transaction
     holds the database's one write lock); the code is consumed afterwards, once."""
-    from myaccount.oauth.issuance import prepare_issue as real_prepare
-    from myaccount.store.users import UserStore
+    from myaccount.oauth.issuance import prepare_issue
 
     verifier = new_verifier()
-    code = login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-    )
+    code = _alice_code(client, tenant, verifier)
     writer_finished_meanwhile: list[bool] = []
-
-    def prepare_while_another_writes(*args: Any, **kwargs: Any) -> Any:
-        def write() -> None:
-            with core.db.write() as conn:
-                UserStore(conn).update(tenant.user.id, now=core.clock.now(), nickname="written meanwhile")
-
-        writer = threading.Thread(target=write)
-        writer.start()
-        writer.join(timeout=3)
-        writer_finished_meanwhile.append(not writer.is_alive())
-        return real_prepare(*args, **kwargs)
-
-    monkeypatch.setattr("myaccount.oauth.grants.authorization_code.prepare_issue", prepare_while_another_writes)
+    wrapped = after_another_write(core, tenant.user.id, prepare_issue, writer_finished_meanwhile)
+    monkeypatch.setattr("myaccount.oauth.grants.authorization_code.prepare_issue", wrapped)
     assert _exchange(client, tenant, code, verifier).status_code == 200
     assert writer_finished_meanwhile == [True]
     assert _exchange(client, tenant, code, verifier).status_code == 400  # consumed by the first exchange

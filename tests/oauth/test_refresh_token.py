@@ -9,6 +9,7 @@ from myaccount.core import Core
 from myaccount.store.audit import AuditStore
 from tests.support.flows import login_code, new_verifier
 from tests.support.tenant import Tenant
+from tests.support.writers import after_another_write
 
 
 def _tokens(client: TestClient, tenant: Tenant, scope: str = "openid offline_access read:things") -> dict[str, Any]:
@@ -184,24 +185,12 @@ def test_tokens_are_signed_outside_the_write_transaction(
 ) -> None:
     """While a refresh makes and signs its tokens, another writer is not held up: on SQLite a write transaction
     holds the database's one write lock, and signing inside it serialised every refresh behind the others."""
-    from myaccount.oauth.issuance import prepare_issue as real_prepare
-    from myaccount.store.users import UserStore
+    from myaccount.oauth.issuance import prepare_issue
 
     first = _tokens(client, tenant)
     writer_finished_meanwhile: list[bool] = []
-
-    def prepare_while_another_writes(*args: Any, **kwargs: Any) -> Any:
-        def write() -> None:
-            with core.db.write() as conn:
-                UserStore(conn).update(tenant.user.id, now=core.clock.now(), nickname="written meanwhile")
-
-        writer = threading.Thread(target=write)
-        writer.start()
-        writer.join(timeout=3)  # inside a write transaction it would wait for the lock until the refresh ended
-        writer_finished_meanwhile.append(not writer.is_alive())
-        return real_prepare(*args, **kwargs)
-
-    monkeypatch.setattr(_GRANT_PREPARE, prepare_while_another_writes)
+    wrapped = after_another_write(core, tenant.user.id, prepare_issue, writer_finished_meanwhile)
+    monkeypatch.setattr(_GRANT_PREPARE, wrapped)
     response = _refresh(client, tenant, first["refresh_token"])
     assert response.status_code == 200, response.text
     assert writer_finished_meanwhile == [True]

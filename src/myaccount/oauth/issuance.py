@@ -26,7 +26,6 @@ __all__ = [
     "Authentication",
     "Issued",
     "Prepared",
-    "issue_for_user",
     "persist_issue",
     "prepare_issue",
     "resolve_api",
@@ -99,41 +98,6 @@ def user_claims(user: User, scopes: set[str] | frozenset[str]) -> dict[str, Any]
     if "phone" in scopes and user.phone_number:
         claims["phone_number"] = user.phone_number
     return {k: v for k, v in claims.items() if v is not None}
-
-
-def issue_for_user(
-    core: Core,
-    conn: Connection,
-    *,
-    user: User,
-    client: Client,
-    audience: str | None,
-    requested: Sequence[str],
-    authn: Authentication,
-    caller: Caller,
-    nonce: str | None = None,
-    family: RefreshToken | None = None,
-    grant_label: str,
-    extra_access_claims: dict[str, Any] | None = None,
-    extra_id_claims: dict[str, Any] | None = None,
-) -> Issued:
-    """`prepare_issue` then `persist_issue`, on one connection (a write transaction)."""
-    prepared = prepare_issue(
-        core,
-        conn,
-        user=user,
-        client=client,
-        audience=audience,
-        requested=requested,
-        authn=authn,
-        caller=caller,
-        nonce=nonce,
-        family=family,
-        grant_label=grant_label,
-        extra_access_claims=extra_access_claims,
-        extra_id_claims=extra_id_claims,
-    )
-    return persist_issue(core, conn, prepared, caller=caller)
 
 
 def prepare_issue(
