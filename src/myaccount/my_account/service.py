@@ -197,7 +197,7 @@ class MyAccount:
         type_ = body.get("type")
         if not isinstance(type_, str):
             raise _invalid("type is required.", "/type")
-        if type_ not in {t.value for t in MethodType}:
+        if type_ not in _TYPES:
             raise _invalid(f"Unknown authentication method type: {type_}", "/type")
         if type_ in (MethodType.WEBAUTHN_PLATFORM, MethodType.WEBAUTHN_ROAMING):
             raise _invalid(f"Enrollment of {type_} is not supported through this API; use a passkey.", "/type")

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.pool import StaticPool
 
 from myaccount.store.raw import RawConnection
@@ -102,20 +102,12 @@ class Database:
         SQLAlchemy `Connection` to build, no pool checkout and return on SQLite.
 
         A SQLite file is read through one connection per thread, opened for good (in autocommit mode, like every
-        read: each statement sees the latest commit). Elsewhere the connection comes from the reader pool, and a
-        connection that failed with a disconnect is dropped from it."""
+        read: each statement sees the latest commit). Elsewhere the connection comes from the reader pool."""
         if self._raw_readers is not None:
             yield RawConnection(self._raw_readers.get(), self.engine.dialect)
             return
-        fairy = self._reader.raw_connection()
-        try:
-            yield RawConnection(fairy.dbapi_connection, self._reader.dialect)
-        except self._reader.dialect.loaded_dbapi.Error as exc:
-            if self._reader.dialect.is_disconnect(exc, fairy.dbapi_connection, None):
-                fairy.invalidate(exc)
-            raise
-        finally:
-            fairy.close()
+        with _pooled(self._reader) as dbapi:
+            yield RawConnection(dbapi, self._reader.dialect)
 
     @contextmanager
     def raw_write(self) -> Iterator[RawConnection]:
@@ -124,40 +116,17 @@ class Database:
 
         On a SQLite file the transaction runs on this thread's connection (the one `raw_read()` uses), under the
         same writer lock and `BEGIN IMMEDIATE` as `write()`. Elsewhere the connection comes from the pool `write()`
-        uses, in its own transaction; one that failed with a disconnect is dropped from the pool. Commits when the
-        block ends, rolls back if it raises."""
+        uses. Commits when the block ends; rolls back if it raises, or if the COMMIT itself fails (a connection
+        kept for the thread must not stay inside the transaction)."""
         if self._raw_readers is not None:
-            dbapi = self._raw_readers.get()
             assert self._writer is not None
             with self._writer:
-                dbapi.execute("BEGIN IMMEDIATE")
-                try:
-                    yield RawConnection(dbapi, self.engine.dialect)
-                    dbapi.commit()
-                except BaseException:
-                    # Also when COMMIT itself failed: this thread's connection must not stay in the transaction.
-                    if dbapi.in_transaction:
-                        dbapi.rollback()
-                    raise
+                yield from _transaction(self._raw_readers.get(), self.engine.dialect, begin="BEGIN IMMEDIATE")
             return
-        fairy = self.engine.raw_connection()
-        dbapi = fairy.dbapi_connection
-        assert dbapi is not None
-        try:
-            if self.is_sqlite:  # in memory: pysqlite's own transaction handling is off (`_set_up_sqlite`)
-                dbapi.execute("BEGIN IMMEDIATE")
-            try:
-                yield RawConnection(dbapi, self.engine.dialect)
-                dbapi.commit()
-            except BaseException:
-                dbapi.rollback()
-                raise
-        except self.engine.dialect.loaded_dbapi.Error as exc:
-            if self.engine.dialect.is_disconnect(exc, dbapi, None):
-                fairy.invalidate(exc)
-            raise
-        finally:
-            fairy.close()
+        with _pooled(self.engine) as dbapi:
+            # In memory, SQLite's own transaction handling is off (`_set_up_sqlite`): we begin; psycopg begins itself.
+            begin = "BEGIN IMMEDIATE" if self.is_sqlite else None
+            yield from _transaction(dbapi, self.engine.dialect, begin=begin)
 
     def _connect_sqlite(self) -> Any:
         dialect = self.engine.dialect
@@ -191,6 +160,35 @@ class Database:
             self._reader.dispose()
         if self._writer is not None:
             self._writer.close()
+
+
+@contextmanager
+def _pooled(engine: Engine) -> Iterator[Any]:
+    """A DB-API connection from `engine`'s pool, given back at the end; one that failed with a disconnect is
+    dropped from the pool."""
+    fairy = engine.raw_connection()
+    dbapi = fairy.dbapi_connection
+    try:
+        yield dbapi
+    except engine.dialect.loaded_dbapi.Error as exc:
+        if engine.dialect.is_disconnect(exc, dbapi, None):
+            fairy.invalidate(exc)
+        raise
+    finally:
+        fairy.close()
+
+
+def _transaction(dbapi: Any, dialect: Dialect, *, begin: str | None) -> Iterator[RawConnection]:
+    """The body of a `raw_write()`: one transaction on `dbapi`, committed at the end, rolled back on any error
+    (the drivers' rollback does nothing outside a transaction, as after a failed COMMIT that ended it)."""
+    if begin:
+        dbapi.execute(begin)
+    try:
+        yield RawConnection(dbapi, dialect)
+        dbapi.commit()
+    except BaseException:
+        dbapi.rollback()
+        raise
 
 
 class WriterLock:

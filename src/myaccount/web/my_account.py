@@ -100,8 +100,6 @@ class Endpoint:
                     if rule.name == "me-tenant":
                         headers["x-auth0-error-kind"] = "global-rate-limit"
                     raise RateLimited("Too many requests. Retry later.", headers=headers)
-            if shown is None:
-                shown = _unlimited(core.clock.now().timestamp())
             response = await self.handler(request, claims, _service(request))
         except Problem as exc:
             response = problem_response(exc)
