@@ -11,19 +11,16 @@ from myaccount import admin
 from myaccount.core import Core
 from myaccount.oauth.pkce import challenge_for
 from myaccount.store.audit import AuditStore
-from tests.support.flows import login_code, new_verifier
+from tests.support.flows import alice_code, new_verifier
 from tests.support.me import ALL_SCOPES
 from tests.support.tenant import Tenant
 
 
 def _code(client: TestClient, tenant: Tenant, core: Core, verifier: str) -> str:
-    return login_code(
+    return alice_code(
         client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
+        tenant,
+        verifier,
         audience=core.settings.my_account_audience,
         scope=f"openid offline_access {ALL_SCOPES}",
     )

@@ -5,21 +5,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from myaccount.core import Core
-from tests.support.flows import authorize_code, login_code, new_verifier
+from tests.support.flows import alice_code, authorize_code, login_code, new_verifier
 from tests.support.tenant import Tenant
 from tests.support.writers import after_another_write
-
-
-def _alice_code(client: TestClient, tenant: Tenant, verifier: str) -> str:
-    """An authorization code for alice through the login form, with PKCE."""
-    return login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-    )
 
 
 def _exchange(client: TestClient, tenant: Tenant, code: str, verifier: str, **extra: str) -> Any:
@@ -79,7 +67,7 @@ def test_code_flow_with_pkce_issues_access_id_and_refresh_tokens(
 
 def test_code_is_single_use_and_reuse_revokes_issued_refresh_token(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    code = _alice_code(client, tenant, verifier)
+    code = alice_code(client, tenant, verifier)
     first = _exchange(client, tenant, code, verifier)
     assert first.status_code == 200
     again = _exchange(client, tenant, code, verifier)
@@ -94,7 +82,7 @@ def test_a_replayed_code_revokes_its_tokens_even_with_a_wrong_verifier(client: T
     """RFC 6749 §4.1.2: a code used twice revokes the tokens issued for it. A replay is detected before the other
     checks, so a thief without the PKCE verifier still triggers it."""
     verifier = new_verifier()
-    code = _alice_code(client, tenant, verifier)
+    code = alice_code(client, tenant, verifier)
     first = _exchange(client, tenant, code, verifier)
     assert first.status_code == 200
     replay = _exchange(client, tenant, code, new_verifier())
@@ -105,7 +93,7 @@ def test_a_replayed_code_revokes_its_tokens_even_with_a_wrong_verifier(client: T
 
 def test_wrong_pkce_verifier_is_refused_and_code_stays_usable(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    code = _alice_code(client, tenant, verifier)
+    code = alice_code(client, tenant, verifier)
     wrong = _exchange(client, tenant, code, new_verifier())
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     missing = client.post(
@@ -123,14 +111,14 @@ def test_wrong_pkce_verifier_is_refused_and_code_stays_usable(client: TestClient
 
 def test_redirect_uri_mismatch_at_token_endpoint(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    code = _alice_code(client, tenant, verifier)
+    code = alice_code(client, tenant, verifier)
     response = _exchange(client, tenant, code, verifier, redirect_uri="http://localhost:3000/other")
     assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
 
 
 def test_expired_code(client: TestClient, tenant: Tenant, core: Core) -> None:
     verifier = new_verifier()
-    code = _alice_code(client, tenant, verifier)
+    code = alice_code(client, tenant, verifier)
     core.clock.advance(seconds=121)  # type: ignore[attr-defined]
     response = _exchange(client, tenant, code, verifier)
     assert response.status_code == 400 and response.json()["error_description"] == "Authorization code has expired"
@@ -138,14 +126,7 @@ def test_expired_code(client: TestClient, tenant: Tenant, core: Core) -> None:
 
 def test_sso_session_answers_second_authorize_without_login(client: TestClient, tenant: Tenant) -> None:
     verifier = new_verifier()
-    login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-    )
+    alice_code(client, tenant, verifier)
     again = authorize_code(
         client,
         client_id=tenant.spa.client_id,
@@ -179,7 +160,7 @@ def test_tokens_are_signed_outside_the_write_transaction(
     from myaccount.oauth.issuance import prepare_issue
 
     verifier = new_verifier()
-    code = _alice_code(client, tenant, verifier)
+    code = alice_code(client, tenant, verifier)
     writer_finished_meanwhile: list[bool] = []
     wrapped = after_another_write(core, tenant.user.id, prepare_issue, writer_finished_meanwhile)
     monkeypatch.setattr("myaccount.oauth.grants.authorization_code.prepare_issue", wrapped)

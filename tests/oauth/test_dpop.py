@@ -14,7 +14,7 @@ from myaccount.clock import FrozenClock
 from myaccount.core import Core
 from myaccount.settings import Settings
 from tests.support.dpop import DpopKey
-from tests.support.flows import login_code, new_verifier
+from tests.support.flows import alice_code, new_verifier
 from tests.support.me import ALL_SCOPES
 from tests.support.tenant import Tenant, make_tenant
 
@@ -116,13 +116,10 @@ def test_symmetric_alg_and_private_key_are_refused(client: TestClient, tenant: T
 def test_refresh_token_of_public_client_is_bound(client: TestClient, tenant: Tenant, core: Core) -> None:
     key = DpopKey()
     verifier = new_verifier()
-    code = login_code(
+    code = alice_code(
         client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
+        tenant,
+        verifier,
         audience=core.settings.my_account_audience,
         scope=f"openid offline_access {ALL_SCOPES}",
     )
@@ -226,15 +223,7 @@ def test_client_credentials_with_proof(client: TestClient, tenant: Tenant, core:
 def test_authorization_code_bound_with_dpop_jkt(client: TestClient, tenant: Tenant, core: Core) -> None:
     key = DpopKey()
     verifier = new_verifier()
-    code = login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-        extra={"dpop_jkt": key.jkt},
-    )
+    code = alice_code(client, tenant, verifier, extra={"dpop_jkt": key.jkt})
     body = {
         "grant_type": "authorization_code",
         "client_id": tenant.spa.client_id,

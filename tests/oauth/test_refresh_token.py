@@ -7,23 +7,14 @@ from starlette.testclient import TestClient
 from myaccount.clock import FrozenClock
 from myaccount.core import Core
 from myaccount.store.audit import AuditStore
-from tests.support.flows import login_code, new_verifier
+from tests.support.flows import alice_code, new_verifier
 from tests.support.tenant import Tenant
 from tests.support.writers import after_another_write
 
 
 def _tokens(client: TestClient, tenant: Tenant, scope: str = "openid offline_access read:things") -> dict[str, Any]:
     verifier = new_verifier()
-    code = login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-        scope=scope,
-        audience=tenant.api,
-    )
+    code = alice_code(client, tenant, verifier, scope=scope, audience=tenant.api)
     response = client.post(
         "/oauth/token",
         data={

@@ -9,8 +9,9 @@ import httpx2 as httpx
 from starlette.testclient import TestClient
 
 from myaccount.oauth.pkce import challenge_for
+from tests.support.tenant import Tenant
 
-__all__ = ["authorize_code", "csrf_from", "login_code", "new_verifier", "skip_passkey_offer"]
+__all__ = ["alice_code", "authorize_code", "csrf_from", "login_code", "new_verifier", "skip_passkey_offer"]
 
 
 def new_verifier() -> str:
@@ -92,3 +93,16 @@ def skip_passkey_offer(client: TestClient, response: httpx.Response, *, action: 
         assert page.status_code == 200, page.text
         return client.post(location, data={"csrf_token": csrf_from(page.text), "action": action})
     return response
+
+
+def alice_code(client: TestClient, tenant: Tenant, verifier: str, **kwargs: Any) -> str:
+    """An authorization code for the tenant's user (alice) and its SPA, through the login form, with PKCE."""
+    return login_code(
+        client,
+        client_id=tenant.spa.client_id,
+        redirect_uri=tenant.redirect_uri,
+        username="alice@example.com",
+        password=tenant.password,
+        verifier=verifier,
+        **kwargs,
+    )

@@ -11,7 +11,7 @@ from myaccount.core import Core
 from myaccount.lifecycle import purge_expired
 from myaccount.observability import JsonFormatter, configure_logging
 from myaccount.store.schema import authorization_codes, login_sessions
-from tests.support.flows import login_code, new_verifier
+from tests.support.flows import alice_code, new_verifier
 from tests.support.tenant import Tenant
 
 
@@ -75,14 +75,7 @@ def test_access_log_is_json_without_secrets(
 
 def test_purge_removes_only_expired(client: TestClient, tenant: Tenant, core: Core) -> None:
     verifier = new_verifier()
-    login_code(
-        client,
-        client_id=tenant.spa.client_id,
-        redirect_uri=tenant.redirect_uri,
-        username="alice@example.com",
-        password=tenant.password,
-        verifier=verifier,
-    )
+    alice_code(client, tenant, verifier)
     code_count = select(func.count()).select_from(authorization_codes)
     purge_expired(core)
     with core.db.read() as conn:
